@@ -13,8 +13,8 @@ class Level(StrEnum):
     COMMITTEE = "committee"
 
 
-# The order of levels from the top of the org tree down.
-LEVEL_ORDER = [Level.CITY, Level.DISTRICT, Level.SUBDISTRICT, Level.TOWNSHIP, Level.COMMITTEE]
+# How far down the org tree a level sits; subdistricts and townships are the same street level.
+LEVEL_RANK = {Level.CITY: 0, Level.DISTRICT: 1, Level.SUBDISTRICT: 2, Level.TOWNSHIP: 2, Level.COMMITTEE: 3}
 
 STREET_LEVELS = frozenset({Level.SUBDISTRICT, Level.TOWNSHIP})
 

@@ -1,0 +1,51 @@
+# govflow — two commands do all set-up: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-fast bench lint format postgres clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, create the SQLite database, load the demo org and the process library, serve on :8000
+run: $(STAMP)
+	$(BIN)/govflow init --demo
+	@echo "Serving the workspace at http://$(HOST):$(PORT)  (Ctrl-C stops)"
+	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
+
+## postgres: start the local PostgreSQL cluster if it is not running (tests need it)
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
+	  (pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2) || true
+
+## test: the whole suite, on SQLite and PostgreSQL
+test: $(STAMP) postgres
+	$(BIN)/pytest -q
+
+## test-fast: SQLite only, without the subprocess tests
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not postgres and not slow"
+
+## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL)
+bench: $(STAMP) postgres
+	$(BIN)/python bench/engine.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) govflow.db govflow.db-wal govflow.db-shm .pytest_cache

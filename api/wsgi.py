@@ -1,0 +1,5 @@
+"""The WSGI entry point gunicorn loads (`govflow serve`)."""
+
+from api.app import create_app
+
+application = create_app()

@@ -1,0 +1,246 @@
+"""Engine benchmark: in-memory SpiffWorkflow vs govflow persisted on SQLite and on PostgreSQL.
+
+Prints two tables and writes bench/results/engine.json:
+1. throughput of a small deliberation-like process (3 user tasks, a script, a gateway; 4 commands per
+   instance: start + 3 completions), in instances/s and as a ratio to in-memory SpiffWorkflow;
+2. the cost of one command on an instance that already has 10, 100 and 1,000 completed tasks (a
+   loop), with the live workflow cached (hot) and loaded from the database (cold).
+
+Usage: python bench/engine.py [--instances N] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from engine import Engine  # noqa: E402
+from engine.config import Settings  # noqa: E402
+from engine.db import make_sql_engine, normalize_url  # noqa: E402
+from engine.migrate import upgrade  # noqa: E402
+
+PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+LANES = """
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="residents_committee" name="居民委员会">{nodes}</bpmn:lane>
+    </bpmn:laneSet>"""
+
+DELIBERATION = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="bench">
+  <bpmn:process id="bench_deliberation" name="议事（基准）" isExecutable="true">{lanes}
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="register_issue" name="登记议题"/>
+    <bpmn:scriptTask id="score"><bpmn:script>share = proposer_count / 100</bpmn:script></bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="route" default="to_decide"/>
+    <bpmn:userTask id="consult" name="协商"/>
+    <bpmn:userTask id="decide" name="决议"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="register_issue"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="register_issue" targetRef="score"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="score" targetRef="route"/>
+    <bpmn:sequenceFlow id="to_consult" sourceRef="route" targetRef="consult">
+      <bpmn:conditionExpression>share &gt;= 0.2</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="to_decide" sourceRef="route" targetRef="decide"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="consult" targetRef="decide"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="decide" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+""".format(
+    lanes=LANES.format(
+        nodes="".join(
+            f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>"
+            for n in ["start", "register_issue", "score", "route", "consult", "decide", "end"]
+        )
+    )
+)
+
+LOOP = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="l" targetNamespace="bench">
+  <bpmn:process id="bench_loop" name="循环复核（基准）" isExecutable="true">{lanes}
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="review" name="复核"/>
+    <bpmn:exclusiveGateway id="again" default="done"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="again"/>
+    <bpmn:sequenceFlow id="loop" sourceRef="again" targetRef="review">
+      <bpmn:conditionExpression>more</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="done" sourceRef="again" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+""".format(
+    lanes=LANES.format(
+        nodes="".join(f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>" for n in ["start", "review", "again", "end"])
+    )
+)
+
+USER_DATA = [{"proposer_count": 30}, {"opinion": "同意"}, {"passed": True}]
+
+
+# --- in-memory SpiffWorkflow --------------------------------------------------------------------
+
+
+def in_memory(n: int) -> float:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_str(DELIBERATION.encode(), "bench.bpmn")
+    spec = parser.get_spec("bench_deliberation")
+    started = time.perf_counter()
+    for _ in range(n):
+        workflow = BpmnWorkflow(spec)
+        workflow.do_engine_steps()
+        for data in USER_DATA:
+            task = workflow.get_next_task(state=TaskState.READY, manual=True)
+            task.data.update(data)
+            task.run()
+            workflow.do_engine_steps()
+        assert workflow.is_completed()
+    return time.perf_counter() - started
+
+
+# --- govflow ---------------------------------------------------------------------------------------
+
+
+def prepared_engine(url: str) -> Engine:
+    sql = make_sql_engine(url)
+    upgrade(sql)
+    sql.dispose()
+    engine = Engine(Settings(database_url=url))
+    engine.add_org_unit("sh", "上海市", "city", None)
+    engine.add_org_unit("wlq", "五里桥街道", "subdistrict", "sh")
+    engine.add_org_unit("qiaoyi", "桥一居委会", "committee", "wlq", "residents")
+    engine.add_user("wang", "bench-password", [("residents_committee", "qiaoyi")])
+    engine.deploy({"bench.bpmn": DELIBERATION.encode(), "loop.bpmn": LOOP.encode()})
+    return engine
+
+
+def govflow_run(engine: Engine, n: int) -> float:
+    wang = engine.principal("wang")
+    started = time.perf_counter()
+    for i in range(n):
+        instance = engine.start("bench_deliberation", "qiaoyi", by=wang, business_key=f"B-{i}")
+        task_id = instance["tasks"][0]["id"]
+        for data in USER_DATA:
+            result = engine.complete(task_id, wang, data)
+            task_id = result["next_tasks"][0]["id"] if result["next_tasks"] else None
+        assert result["instance"]["status"] == "completed"
+    return time.perf_counter() - started
+
+
+def history_cost(engine: Engine, url: str, completed_tasks: int, samples: int = 15) -> tuple[float, float]:
+    """Median ms of one completion on an instance with this many completed tasks: hot and cold cache."""
+    wang = engine.principal("wang")
+    instance = engine.start("bench_loop", "qiaoyi", by=wang)
+    task_id = instance["tasks"][0]["id"]
+    # each round completes two tasks (the review and the gateway)
+    for _ in range(max(0, completed_tasks // 2)):
+        task_id = engine.complete(task_id, wang, {"more": True})["next_tasks"][0]["id"]
+    hot = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        task_id = engine.complete(task_id, wang, {"more": True})["next_tasks"][0]["id"]
+        hot.append(time.perf_counter() - t0)
+    cold = []
+    for _ in range(max(3, samples // 3)):
+        fresh = Engine(Settings(database_url=url, live_cache_size=0))
+        principal = fresh.principal("wang")
+        t0 = time.perf_counter()
+        task_id = fresh.complete(task_id, principal, {"more": True})["next_tasks"][0]["id"]
+        cold.append(time.perf_counter() - t0)
+        fresh.close()
+    return statistics.median(hot) * 1000, statistics.median(cold) * 1000
+
+
+def pg_database() -> tuple[str, callable]:
+    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"govflow_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=300)
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--history", default="10,100,1000")
+    args = parser.parse_args()
+    n = args.instances
+    depths = [int(d) for d in args.history.split(",")]
+
+    results: dict = {"instances": n, "throughput": [], "history": []}
+    in_memory(20)  # warm-up
+    base = in_memory(n)
+    results["throughput"].append({"backend": "in-memory SpiffWorkflow", "seconds": base, "per_s": n / base})
+
+    backends: list[tuple[str, str, callable | None]] = []
+    tmp = tempfile.TemporaryDirectory()
+    backends.append(("govflow SQLite file (WAL)", f"sqlite:///{Path(tmp.name) / 'bench.db'}", None))
+    if not args.skip_postgres:
+        url, drop = pg_database()
+        backends.append(("govflow PostgreSQL", url, drop))
+
+    for label, url, drop in backends:
+        engine = prepared_engine(url)
+        try:
+            govflow_run(engine, 10)  # warm-up
+            seconds = govflow_run(engine, n)
+            results["throughput"].append({"backend": label, "seconds": seconds, "per_s": n / seconds})
+            for depth in depths:
+                hot, cold = history_cost(engine, url, depth)
+                results["history"].append({"backend": label, "completed_tasks": depth, "hot_ms": hot, "cold_ms": cold})
+        finally:
+            engine.close()
+            if drop:
+                drop()
+    tmp.cleanup()
+
+    print(f"\nThroughput: {n} instances, 4 commands each (start + 3 completions)\n")
+    print(f"{'backend':<28} {'seconds':>9} {'instances/s':>12} {'ratio':>7}")
+    for row in results["throughput"]:
+        ratio = row["per_s"] / results["throughput"][0]["per_s"]
+        row["ratio"] = ratio
+        print(f"{row['backend']:<28} {row['seconds']:>9.2f} {row['per_s']:>12.1f} {ratio:>6.2f}x")
+    print("\nCost of one command vs the instance's history (median ms)\n")
+    print(f"{'backend':<28} {'completed tasks':>15} {'hot (cached)':>13} {'cold (loaded)':>14}")
+    for row in results["history"]:
+        print(f"{row['backend']:<28} {row['completed_tasks']:>15} {row['hot_ms']:>13.2f} {row['cold_ms']:>14.2f}")
+    for label in {r["backend"] for r in results["history"]}:
+        rows = sorted((r for r in results["history"] if r["backend"] == label), key=lambda r: r["completed_tasks"])
+        if len(rows) > 1:
+            print(
+                f"  {label}: hot cost at {rows[-1]['completed_tasks']} / at {rows[0]['completed_tasks']} = "
+                f"{rows[-1]['hot_ms'] / rows[0]['hot_ms']:.1f}x"
+            )
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "engine.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

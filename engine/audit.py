@@ -1,0 +1,225 @@
+"""The hash-chained audit trail: append in the command's transaction, verify by replaying the chain.
+
+Each stream (one per instance, plus "system" for deployments and people) is a chain:
+`hash = sha256(prev_hash + canonical_json(row))`, where the row holds everything an auditor reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEvent, AuditStream, ProcessInstance, utcnow
+
+SYSTEM_STREAM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user acting in one role at one org unit (or the engine itself)."""
+
+    username: str
+    role: str | None = None
+    org_code: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"username": self.username, "role": self.role, "org_unit": self.org_code}
+
+
+ENGINE_ACTOR = Actor("engine")
+
+
+def _iso(at: datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _hashed_fields(event: AuditEvent) -> dict:
+    return {
+        "stream": event.stream,
+        "seq": event.seq,
+        "instance_id": event.instance_id,
+        "at": _iso(event.at),
+        "actor": event.actor,
+        "actor_role": event.actor_role,
+        "actor_org": event.actor_org,
+        "action": event.action,
+        "element_id": event.element_id,
+        "data": event.data,
+    }
+
+
+def compute_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(_hashed_fields(event))).encode()).hexdigest()
+
+
+def _normalized(data: dict | None) -> dict:
+    # Store exactly what the hash covers: JSON round-trip turns dates and tuples into their JSON form.
+    return json.loads(canonical_json(data or {}))
+
+
+class AuditLog:
+    """Appends events to one stream within the current transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append_instance(
+        self,
+        instance: ProcessInstance,
+        actor: Actor,
+        action: str,
+        element_id: str | None = None,
+        data: dict | None = None,
+    ) -> AuditEvent:
+        instance.audit_seq += 1
+        event = self._event(instance.id, instance.audit_seq, instance.id, actor, action, element_id, data)
+        event.prev_hash = instance.audit_head
+        event.hash = compute_hash(event.prev_hash, event)
+        instance.audit_head = event.hash
+        self.session.add(event)
+        return event
+
+    def append_system(
+        self, actor: Actor, action: str, element_id: str | None = None, data: dict | None = None
+    ) -> AuditEvent:
+        head = self.session.execute(
+            select(AuditStream).where(AuditStream.stream == SYSTEM_STREAM).with_for_update()
+        ).scalar_one_or_none()
+        if head is None:
+            head = AuditStream(stream=SYSTEM_STREAM, seq=0, head="")
+            self.session.add(head)
+        head.seq += 1
+        event = self._event(SYSTEM_STREAM, head.seq, None, actor, action, element_id, data)
+        event.prev_hash = head.head
+        event.hash = compute_hash(event.prev_hash, event)
+        head.head = event.hash
+        self.session.add(event)
+        return event
+
+    @staticmethod
+    def _event(
+        stream: str,
+        seq: int,
+        instance_id: str | None,
+        actor: Actor,
+        action: str,
+        element_id: str | None,
+        data: dict | None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            stream=stream,
+            seq=seq,
+            instance_id=instance_id,
+            at=utcnow(),
+            actor=actor.username,
+            actor_role=actor.role,
+            actor_org=actor.org_code,
+            action=action,
+            element_id=element_id,
+            data=_normalized(data),
+        )
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    stream: str
+    instance_id: str | None
+    seq: int
+    at: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {
+            "stream": self.stream,
+            "instance_id": self.instance_id,
+            "seq": self.seq,
+            "at": self.at,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    broken: list[BrokenLink]
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "checked": self.checked, "broken": [b.as_dict() for b in self.broken]}
+
+
+def verify(session: Session, instance_id: str | None = None, batch: int = 5000) -> Verification:
+    """Replay every chain (or one instance's); report the first broken row of each stream."""
+    query = select(AuditEvent).order_by(AuditEvent.stream, AuditEvent.seq)
+    if instance_id is not None:
+        query = query.where(AuditEvent.stream == instance_id)
+    broken: list[BrokenLink] = []
+    checked = 0
+    stream: str | None = None
+    prev_hash = ""
+    expected_seq = 1
+    stream_broken = False
+    for event in session.execute(query.execution_options(yield_per=batch)).scalars():
+        if event.stream != stream:
+            _check_head(session, stream, prev_hash, stream_broken, expected_seq, broken)
+            stream, prev_hash, expected_seq, stream_broken = event.stream, "", 1, False
+        checked += 1
+        if stream_broken:
+            continue
+        reason = None
+        if event.seq != expected_seq:
+            reason = f"row {expected_seq} is missing (found {event.seq} next)"
+        elif event.prev_hash != prev_hash:
+            reason = "its prev_hash does not match the row before it"
+        elif compute_hash(prev_hash, event) != event.hash:
+            reason = "its content does not match its hash (the row was changed)"
+        if reason:
+            broken.append(BrokenLink(event.stream, event.instance_id, event.seq, _iso(event.at), reason))
+            stream_broken = True
+        prev_hash = event.hash
+        expected_seq = event.seq + 1
+    _check_head(session, stream, prev_hash, stream_broken, expected_seq, broken)
+    return Verification(ok=not broken, checked=checked, broken=broken)
+
+
+def _check_head(
+    session: Session,
+    stream: str | None,
+    last_hash: str,
+    stream_broken: bool,
+    next_seq: int,
+    broken: list[BrokenLink],
+) -> None:
+    """Rows cut off the end of a chain show as a head that the last row does not reach."""
+    if stream is None or stream_broken:
+        return
+    if stream == SYSTEM_STREAM:
+        head = session.get(AuditStream, stream)
+        head_hash, head_seq = (head.head, head.seq) if head else ("", 0)
+    else:
+        instance = session.get(ProcessInstance, stream)
+        if instance is None:
+            return
+        head_hash, head_seq = instance.audit_head, instance.audit_seq
+    if head_hash != last_hash:
+        broken.append(
+            BrokenLink(
+                stream,
+                None if stream == SYSTEM_STREAM else stream,
+                next_seq,
+                "",
+                f"the chain ends at row {next_seq - 1} but its head says row {head_seq}: rows were removed",
+            )
+        )

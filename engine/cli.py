@@ -1,0 +1,403 @@
+"""The `govflow` command: set up, deploy, start, work tasks and verify the audit trail from a shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.config import Settings
+from engine.errors import BundleInvalid, FormInvalid, GovflowError
+
+
+def _engine(ctx: click.Context):  # noqa: ANN202 - imported lazily so `govflow --help` stays fast
+    from engine.core import Engine
+
+    if "engine" not in ctx.obj:
+        ctx.obj["engine"] = Engine(Settings.from_env())
+        ctx.call_on_close(ctx.obj["engine"].close)
+    return ctx.obj["engine"]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"govflow: {message}", err=True)
+    sys.exit(1)
+
+
+def command_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every error becomes one line on stderr and exit code 1; never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BundleInvalid as exc:
+            click.echo("govflow: the bundle was not deployed:", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(1)
+        except FormInvalid as exc:
+            click.echo("govflow: the form has errors:", err=True)
+            for error in exc.errors:
+                click.echo(f"  {error.field}: {error.message}", err=True)
+            sys.exit(1)
+        except GovflowError as exc:
+            _fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the operator gets a sentence, not a traceback
+            _fail(f"unexpected error: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+    return wrapper
+
+
+def _print(ctx: click.Context, value: Any, human: Callable[[Any], str]) -> None:
+    if ctx.obj.get("json"):
+        click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(human(value))
+
+
+@click.group()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the REST API's shapes) for scripts.")
+@click.pass_context
+def main(ctx: click.Context, as_json: bool) -> None:
+    """govflow: a persistent BPMN workflow engine for grassroots-governance procedures."""
+    ctx.ensure_object(dict)
+    ctx.obj["json"] = as_json
+
+
+def _json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept --json after the subcommand too (`govflow tasks --user u --json`)."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(dict)
+            ctx.obj["json"] = True
+
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=callback,
+        help="Print JSON for scripts.",
+    )(fn)
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also load the demo org, users and the process library.")
+@_json_option
+@click.pass_context
+@command_errors
+def init(ctx: click.Context, demo: bool) -> None:
+    """Create or upgrade the database schema (and load the demo)."""
+    from engine import migrate
+
+    engine = _engine(ctx)
+    migrate.upgrade(engine.sql)
+    result: dict[str, Any] = {"database": engine.dialect, "migrated": True}
+    if demo:
+        from engine.demo import load_demo
+
+        result["demo"] = load_demo(engine, Path.cwd())
+    _print(ctx, result, _human_init)
+
+
+def _human_init(result: dict) -> str:
+    lines = [f"Database ready ({result['database']})."]
+    demo = result.get("demo")
+    if demo:
+        lines.append(f"Demo org: {demo['org_units']} org units.")
+        for process in demo["processes"]:
+            state = "unchanged" if process["unchanged"] else "deployed"
+            lines.append(f"Process {process['key']} version {process['version']} {state}.")
+        lines.append("Demo logins (password for all: " + demo["password"] + "):")
+        for user in demo["users"]:
+            lines.append(f"  {user['username']:<14} {user['role']:<24} {user['org_unit']}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@command_errors
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the REST API and the workspace with gunicorn (a production WSGI server)."""
+    from engine.serve import run_gunicorn
+
+    run_gunicorn(host, port, workers)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "username", default=None, help="Deploy as this designer (default: the operator).")
+@_json_option
+@click.pass_context
+@command_errors
+def deploy(ctx: click.Context, files: tuple[Path, ...], username: str | None) -> None:
+    """Deploy a bundle of .bpmn, .dmn and .form.json files (all or nothing)."""
+    engine = _engine(ctx)
+    by = engine.principal(username) if username else None
+    result = engine.deploy({f.name: f.read_bytes() for f in files}, by=by)
+    _print(
+        ctx,
+        result,
+        lambda r: "\n".join(
+            [f"Deployment {r['id']}"]
+            + [f"  {p['key']} version {p['version']}{' (unchanged)' if p['unchanged'] else ''}" for p in r["processes"]]
+            + [f"  form {f['id']} version {f['version']}" for f in r["forms"]]
+            + [f"  warning: {w['file']} [{w['element_id']}]: {w['message']}" for w in r["warnings"]]
+        ),
+    )
+
+
+@main.group()
+def org() -> None:
+    """Org units."""
+
+
+@org.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--level", required=True, type=click.Choice(["city", "district", "subdistrict", "township", "committee"]))
+@click.option("--parent", default=None)
+@click.option("--kind", default=None, type=click.Choice(["residents", "villagers"]), help="for committees")
+@_json_option
+@click.pass_context
+@command_errors
+def org_add(ctx: click.Context, code: str, name: str, level: str, parent: str | None, kind: str | None) -> None:
+    """Add an org unit under its parent."""
+    result = _engine(ctx).add_org_unit(code, name, level, parent, kind)
+    _print(ctx, result, lambda u: f"Org unit {u['code']} ({u['name']}, {u['level']}) added.")
+
+
+@org.command("list")
+@_json_option
+@click.pass_context
+@command_errors
+def org_list(ctx: click.Context) -> None:
+    """List org units."""
+    units = _engine(ctx).list_org_units()
+    _print(
+        ctx,
+        {"items": units},
+        lambda r: "\n".join(
+            f"{u['code']:<16} {u['level']:<12} {u['parent'] or '-':<16} {u['name']}" for u in r["items"]
+        ),
+    )
+
+
+@main.group()
+def user() -> None:
+    """Users and their roles."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--password", required=True)
+@click.option("--org", "org_code", required=True, help="the org unit where the roles are held")
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--name", "display_name", default=None)
+@_json_option
+@click.pass_context
+@command_errors
+def user_add(
+    ctx: click.Context,
+    username: str,
+    password: str,
+    org_code: str,
+    roles: tuple[str, ...],
+    display_name: str | None,
+) -> None:
+    """Add a user holding ROLEs at an org unit."""
+    result = _engine(ctx).add_user(username, password, [(r, org_code) for r in roles], display_name)
+    _print(
+        ctx,
+        result,
+        lambda u: f"User {u['username']} added with " + ", ".join(f"{r['role']}@{r['org_unit']}" for r in u["roles"]),
+    )
+
+
+def _parse_var(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise GovflowError(f"--var expects k=v, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+@main.command()
+@click.argument("key")
+@click.option("--org", "org_code", required=True)
+@click.option("--var", "variables", multiple=True, help="k=v; v is read as JSON when it parses, else text")
+@click.option("--business-key", default=None)
+@click.option("--version", type=int, default=None, help="pin a version (default: latest)")
+@click.option("--user", "username", default=None, help="start as this user (default: the operator)")
+@_json_option
+@click.pass_context
+@command_errors
+def start(
+    ctx: click.Context,
+    key: str,
+    org_code: str,
+    variables: tuple[str, ...],
+    business_key: str | None,
+    version: int | None,
+    username: str | None,
+) -> None:
+    """Start an instance of process KEY for an org unit."""
+    engine = _engine(ctx)
+    by = engine.principal(username) if username else None
+    result = engine.start(
+        key,
+        org_code,
+        by=by,
+        business_key=business_key,
+        variables=dict(_parse_var(v) for v in variables),
+        version=version,
+    )
+    _print(ctx, result, _human_instance)
+
+
+def _human_instance(i: dict) -> str:
+    lines = [f"Instance {i['id']}: {i['process_key']} v{i['version']} {i['status']} ({i['org_unit']})"]
+    if i.get("error"):
+        e = i["error"]
+        lines.append(f"  failed at {e.get('element_id')} line {e.get('line')}: {e.get('message')}")
+    for t in i.get("tasks", []):
+        lines.append(f"  task {t['id']} {t['name']} -> {t['candidate']['role']}@{t['candidate']['org_unit']}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--user", "username", required=True)
+@click.option("--scope", default="all", type=click.Choice(["mine", "candidate", "all"]), show_default=True)
+@click.option("--status", default="open", type=click.Choice(["open", "completed"]), show_default=True)
+@_json_option
+@click.pass_context
+@command_errors
+def tasks(ctx: click.Context, username: str, scope: str, status: str) -> None:
+    """The task inbox of a user."""
+    engine = _engine(ctx)
+    items = engine.list_tasks(engine.principal(username), scope=scope, status=status, limit=500)
+    _print(
+        ctx,
+        {"items": items, "next_cursor": None},
+        lambda r: (
+            "\n".join(
+                f"{t['id']}  {t['process_key']:<20} {t['name']:<20} {t['assignee'] or '-':<10} "
+                f"{t['candidate']['role']}@{t['candidate']['org_unit']}"
+                for t in r["items"]
+            )
+            or "No tasks."
+        ),
+    )
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--user", "username", required=True)
+@click.option("--data", default="{}", help="the form data as a JSON object")
+@_json_option
+@click.pass_context
+@command_errors
+def complete(ctx: click.Context, task_id: str, username: str, data: str) -> None:
+    """Complete a task as USER with form DATA."""
+    try:
+        values = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise GovflowError(f"--data is not valid JSON: {exc.msg} at character {exc.pos}") from exc
+    engine = _engine(ctx)
+    result = engine.complete(task_id, engine.principal(username), values)
+    _print(
+        ctx,
+        result,
+        lambda r: "\n".join(
+            [f"Completed. Instance {r['instance']['id']} is {r['instance']['status']}."]
+            + [
+                f"  next: {t['id']} {t['name']} -> {t['candidate']['role']}@{t['candidate']['org_unit']}"
+                for t in r["next_tasks"]
+            ]
+        ),
+    )
+
+
+@main.command()
+@click.argument("instance_id")
+@_json_option
+@click.pass_context
+@command_errors
+def show(ctx: click.Context, instance_id: str) -> None:
+    """Show an instance with its open tasks."""
+    _print(ctx, _engine(ctx).get_instance(instance_id), _human_instance)
+
+
+@main.command()
+@click.argument("instance_id")
+@click.option("--var", "variables", multiple=True, help="k=v fixes applied before the retry")
+@_json_option
+@click.pass_context
+@command_errors
+def retry(ctx: click.Context, instance_id: str, variables: tuple[str, ...]) -> None:
+    """Retry a failed instance (after a fix), optionally setting variables first."""
+    result = _engine(ctx).retry(instance_id, variables=dict(_parse_var(v) for v in variables))
+    _print(ctx, result, _human_instance)
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@click.option("--instance", "instance_id", default=None)
+@_json_option
+@click.pass_context
+@command_errors
+def audit_verify(ctx: click.Context, instance_id: str | None) -> None:
+    """Recompute the hash chains; exit 1 naming the first broken row of each chain."""
+    result = _engine(ctx).verify_audit(instance_id)
+    _print(
+        ctx,
+        result.as_dict(),
+        lambda r: (
+            f"Audit trail intact: {r['checked']} events checked."
+            if r["ok"]
+            else "\n".join(
+                [f"Audit trail BROKEN ({r['checked']} events checked):"]
+                + [f"  {b['stream']} row {b['seq']}: {b['reason']}" for b in r["broken"]]
+            )
+        ),
+    )
+    if not result.ok:
+        sys.exit(1)
+
+
+@audit.command("history")
+@click.argument("instance_id")
+@_json_option
+@click.pass_context
+@command_errors
+def audit_history(ctx: click.Context, instance_id: str) -> None:
+    """Every audit event of an instance, in order."""
+    items = _engine(ctx).history(instance_id)
+    _print(
+        ctx,
+        {"items": items},
+        lambda r: "\n".join(
+            f"{e['seq']:>4} {e['at']} {e['actor']['username']:<12} {e['action']:<20} {e['element_id'] or ''}"
+            for e in r["items"]
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()

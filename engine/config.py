@@ -1,0 +1,43 @@
+"""Settings from the environment; one place that reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_FILE = "govflow.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    # How many live workflows a process keeps in memory (checked against the instance version).
+    live_cache_size: int = 512
+    # Wall-clock limit for one script or expression in the sandbox, in seconds.
+    script_time_limit: float = 2.0
+    # SQLite's synchronous pragma: FULL survives power loss, NORMAL survives a killed process.
+    sqlite_synchronous: str = "FULL"
+    # argon2id cost profile for new password hashes: "strong" (RFC 9106 low-memory) or "fast" (tests).
+    password_profile: str = "strong"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {}
+        if env.get("GOVFLOW_DATABASE_URL"):
+            values["database_url"] = env["GOVFLOW_DATABASE_URL"]
+        if env.get("GOVFLOW_LIVE_CACHE_SIZE"):
+            values["live_cache_size"] = int(env["GOVFLOW_LIVE_CACHE_SIZE"])
+        if env.get("GOVFLOW_SCRIPT_TIME_LIMIT"):
+            values["script_time_limit"] = float(env["GOVFLOW_SCRIPT_TIME_LIMIT"])
+        if env.get("GOVFLOW_SQLITE_SYNCHRONOUS"):
+            values["sqlite_synchronous"] = env["GOVFLOW_SQLITE_SYNCHRONOUS"].upper()
+        if env.get("GOVFLOW_PASSWORD_PROFILE"):
+            values["password_profile"] = env["GOVFLOW_PASSWORD_PROFILE"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

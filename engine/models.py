@@ -1,0 +1,251 @@
+"""The engine's tables (SQLAlchemy 2, typed). Migrations in engine/migrations follow this file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import JSON
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(DateTime):
+    """Timezone-aware datetimes on both databases (SQLite stores them naive; we read them back as UTC)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect, coltype):  # noqa: ANN001, ANN201 - SQLAlchemy hook
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value):  # noqa: ANN001, ANN202
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return process
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+
+
+# --- org and people -------------------------------------------------------------------------------
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_unit"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("org_unit.code"), index=True)
+    # For committees: "residents" or "villagers"; decides which counterpart role works its lanes.
+    kind: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserAccount(Base):
+    __tablename__ = "user_account"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("username", "role", "org_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(ForeignKey("user_account.username"), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)
+
+
+# --- deployments --------------------------------------------------------------------------------
+
+
+class Blob(Base):
+    """Content-addressed storage: uploaded files and serialized specs, stored once by sha256."""
+
+    __tablename__ = "blob"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeploymentFile(Base):
+    __tablename__ = "deployment_file"
+    __table_args__ = (UniqueConstraint("deployment_id", "filename"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # "key:version"
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id"), index=True)
+    bpmn_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    spec_sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    # element id -> {"name", "role", "form_key"} for every user task; read without loading the spec.
+    user_tasks: Mapped[dict] = mapped_column(default=dict)
+    # form id -> sha256 of the form version this definition was deployed with (pinned like the BPMN).
+    forms: Mapped[dict] = mapped_column(default=dict)
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+
+
+class FormDefinition(Base):
+    __tablename__ = "form_definition"
+    __table_args__ = (UniqueConstraint("form_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id"))
+
+
+# --- instances ---------------------------------------------------------------------------------
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_process_instance_key_status", "process_key", "status"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_id: Mapped[str] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    process_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Optimistic concurrency: every command bumps it; a command that read an older value loses.
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Workflow-level SpiffWorkflow state without the spec and without the task rows.
+    state: Mapped[dict] = mapped_column(default=dict)
+    # Top-level process variables as of the last command (for reads that should not load the workflow).
+    variables: Mapped[dict] = mapped_column(default=dict)
+    # {"element_id", "element_name", "line", "message", "at"} when status is failed.
+    error: Mapped[dict | None] = mapped_column(JSON)
+    next_task_seq: Mapped[int] = mapped_column(Integer, default=0)
+    __mapper_args__ = {"version_id_col": lock_version}
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class WorkflowTask(Base):
+    """One SpiffWorkflow task: written when it changes, never rewritten once it is finished and unchanged."""
+
+    __tablename__ = "workflow_task"
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # "" for the top-level workflow, else the id of the task that owns the subprocess.
+    workflow_id: Mapped[str] = mapped_column(String(36), default="")
+    seq: Mapped[int] = mapped_column(Integer)  # creation order: parents restore before children
+    state: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)  # the task serialized as SpiffWorkflow does, data as a delta
+
+
+class HumanTask(Base):
+    """The work-queue projection of READY user tasks; inbox queries read only this table."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_candidate", "status", "role", "org_code"),
+        Index("ix_human_task_assignee", "assignee", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str | None] = mapped_column(String(64))
+    org_code: Mapped[str | None] = mapped_column(String(64))
+    why: Mapped[str] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    form_key: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # open, completed, cancelled
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained history. Database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        UniqueConstraint("stream", "seq"),
+        Index("ix_audit_event_actor", "actor", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))  # the instance id, or "system"
+    seq: Mapped[int] = mapped_column(Integer)
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(64))
+    actor_org: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditStream(Base):
+    """Head of the chains that do not belong to an instance (deployments, org and people)."""
+
+    __tablename__ = "audit_stream"
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    head: Mapped[str] = mapped_column(String(64), default="")

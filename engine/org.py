@@ -1,0 +1,97 @@
+"""The org tree and who works a lane: candidate org units for a role, with the sentence saying why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from engine.errors import RuleBroken, UnknownOrgUnit
+from engine.models import OrgUnit
+from engine.roles import LANE_ROLES, LEVEL_RANK, RURAL_COUNTERPART, Level
+
+
+@dataclass(frozen=True)
+class Candidate:
+    role: str | None
+    org_code: str | None
+    why: str
+
+
+def get_unit(session: Session, code: str) -> OrgUnit:
+    unit = session.get(OrgUnit, code)
+    if unit is None:
+        raise UnknownOrgUnit(f"There is no org unit with code {code!r}.")
+    return unit
+
+
+def ancestors(session: Session, unit: OrgUnit) -> list[OrgUnit]:
+    """The unit itself, then its parent, up to the root."""
+    chain = [unit]
+    seen = {unit.code}
+    while chain[-1].parent_code:
+        parent = session.get(OrgUnit, chain[-1].parent_code)
+        if parent is None or parent.code in seen:
+            break
+        seen.add(parent.code)
+        chain.append(parent)
+    return chain
+
+
+def is_within(session: Session, unit_code: str, scope_code: str) -> bool:
+    """Whether `unit_code` is `scope_code` or below it."""
+    unit = session.get(OrgUnit, unit_code)
+    return unit is not None and any(u.code == scope_code for u in ancestors(session, unit))
+
+
+def validate_new_unit(session: Session, code: str, level: str, parent_code: str | None) -> None:
+    if session.get(OrgUnit, code) is not None:
+        raise RuleBroken(f"An org unit with code {code!r} already exists.")
+    if level not in {lvl.value for lvl in Level}:
+        raise RuleBroken(f"Level {level!r} is not one of {', '.join(lvl.value for lvl in Level)}.")
+    if parent_code is None:
+        return
+    parent = get_unit(session, parent_code)
+    if LEVEL_RANK[Level(parent.level)] >= LEVEL_RANK[Level(level)]:
+        raise RuleBroken(f"A {level} cannot sit under {parent.name} ({parent.level}).")
+
+
+def _fits(role: str, unit: OrgUnit) -> str | None:
+    """The role that works this role's lane at `unit`, or None when the unit is at another level."""
+    if unit.level in LANE_ROLES[role]:
+        if unit.kind == "villagers" and role in RURAL_COUNTERPART:
+            return RURAL_COUNTERPART[role]
+        return role
+    counterpart = RURAL_COUNTERPART.get(role)
+    if counterpart and unit.level in LANE_ROLES[counterpart]:
+        return counterpart
+    return None
+
+
+def resolve_candidate(
+    session: Session, role: str | None, instance_unit: OrgUnit, explicit_code: str | None = None
+) -> Candidate:
+    """Which role at which org unit should work a lane of an instance that belongs to `instance_unit`."""
+    if role is None:
+        return Candidate(
+            None,
+            instance_unit.code,
+            f"the step is in no lane with a known role, so any official of {instance_unit.name} may do it",
+        )
+    if explicit_code:
+        unit = get_unit(session, explicit_code)
+        return Candidate(role, unit.code, f"{role} of {unit.name}, because the process data names {unit.name}")
+    for unit in ancestors(session, instance_unit):
+        fitting = _fits(role, unit)
+        if fitting is None:
+            continue
+        if unit.code == instance_unit.code:
+            why = f"{fitting} of {unit.name}, because the instance belongs to {unit.name}"
+        else:
+            why = f"{fitting} of {unit.name}, because the instance belongs to {instance_unit.name}"
+        return Candidate(fitting, unit.code, why)
+    return Candidate(
+        role,
+        instance_unit.code,
+        f"{role} of {instance_unit.name}: no org unit above {instance_unit.name} is at the level of {role}",
+    )

@@ -1,0 +1,37 @@
+"""`govflow serve`: gunicorn running the WSGI app named by string, so the engine never imports the API."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.util import import_app
+
+WSGI_APP = "api.wsgi:application"
+
+
+class _Server(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):  # noqa: ANN201 - gunicorn's hook
+        return import_app(WSGI_APP)
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> None:
+    _Server(
+        {
+            "bind": f"{host}:{port}",
+            "workers": max(1, workers),
+            "threads": 4,
+            "worker_class": "gthread",
+            "timeout": 60,
+            "graceful_timeout": 20,
+            "keepalive": 5,
+            "accesslog": "-",
+            "limit_request_line": 8190,
+        }
+    ).run()

@@ -1,0 +1,187 @@
+"""Running SpiffWorkflow: the only module (with its siblings in engine/spiff) that touches the library.
+
+The rest of the engine speaks of instances, user tasks, failures and engine events; this module turns
+those into SpiffWorkflow calls and back.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ExclusiveGateway, InclusiveGateway
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.errors import NotFound, RuleBroken
+
+
+@dataclass(frozen=True)
+class ReadyUserTask:
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    form_key: str | None
+    process_id: str
+    data: dict
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an instance stopped: the element, the script line and the message."""
+
+    element_id: str | None
+    element_name: str | None
+    line: int | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {
+            "element_id": self.element_id,
+            "element_name": self.element_name,
+            "line": self.line,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """Something the engine did on its own that the audit trail records (gateway taken, end reached)."""
+
+    action: str
+    element_id: str | None
+    data: dict = field(default_factory=dict)
+
+
+def new_workflow(spec: Any, subprocess_specs: dict[str, Any], script_engine: Any) -> BpmnWorkflow:
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+
+
+def set_variables(workflow: BpmnWorkflow, variables: dict) -> None:
+    """Start variables: put into the start task so they flow to every task."""
+    workflow.task_tree.data.update(copy.deepcopy(variables))
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(copy.deepcopy(variables))
+
+
+def element_of(task: Any) -> tuple[str | None, str | None]:
+    spec = task.task_spec
+    return getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None)
+
+
+def run_engine(workflow: BpmnWorkflow, events: list[EngineEvent]) -> Failure | None:
+    """Run engine steps to the next wait state; record what the audit needs; a failure stops the run."""
+
+    def did_complete(task: Any) -> None:
+        spec = task.task_spec
+        if isinstance(spec, ExclusiveGateway | InclusiveGateway):
+            chosen = [
+                element_of(child)[0]
+                for child in task.children
+                if child.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK)
+            ]
+            element_id, name = element_of(task)
+            events.append(EngineEvent("gateway_taken", element_id, {"name": name, "to": chosen}))
+        elif isinstance(spec, EndEvent):
+            element_id, name = element_of(task)
+            events.append(EngineEvent("end_event_reached", element_id, {"name": name}))
+
+    try:
+        workflow.do_engine_steps(did_complete_task=did_complete)
+    except SpiffWorkflowException as exc:
+        return _failure_from(exc, workflow)
+    except Exception as exc:  # noqa: BLE001 - a library bug must become an incident, not a crash
+        return _failure_from(exc, workflow)
+    return None
+
+
+def _failure_from(exc: BaseException, workflow: BpmnWorkflow) -> Failure:
+    task = getattr(exc, "task", None)
+    if task is None:
+        task = next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
+    element_id, name = element_of(task) if task is not None else (None, None)
+    line = getattr(exc, "line_number", None) or None
+    message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+    notes = getattr(exc, "notes", None)
+    if notes:
+        message = f"{message} ({'; '.join(str(n) for n in notes)})"
+    return Failure(
+        element_id,
+        name,
+        int(line) if isinstance(line, int | str) and str(line).isdigit() else None,
+        str(message),
+    )
+
+
+def status_of(workflow: BpmnWorkflow) -> str:
+    if workflow.is_completed():
+        return "completed"
+    return "running"
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[ReadyUserTask]:
+    tasks = []
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        element_id, name = element_of(task)
+        props = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+        tasks.append(
+            ReadyUserTask(
+                id=str(task.id),
+                element_id=element_id or "",
+                name=name or element_id or "",
+                lane=getattr(task.task_spec, "lane", None),
+                form_key=props.get("formKey"),
+                process_id=task.workflow.spec.name,
+                data=task.data,
+            )
+        )
+    return tasks
+
+
+def _task(workflow: BpmnWorkflow, task_id: str) -> Any:
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError) as exc:
+        raise NotFound(f"Task {task_id} is not part of this instance.") from exc
+
+
+def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
+    task = _task(workflow, task_id)
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise RuleBroken(f"Task {task_id} is not waiting for a person.")
+    task.data.update(copy.deepcopy(data))
+    task.run()
+
+
+def task_data(workflow: BpmnWorkflow, task_id: str) -> dict:
+    return _task(workflow, task_id).data
+
+
+def retry_failed(workflow: BpmnWorkflow, variables: dict | None) -> list[str]:
+    """Put failed tasks back to READY (with their input data, plus fixes) so the next run retries them."""
+    retried = []
+    for task in workflow.get_tasks(state=TaskState.ERROR):
+        task.data = copy.deepcopy(task.parent.data) if task.parent is not None else dict(task.data)
+        if variables:
+            task.data.update(copy.deepcopy(variables))
+        task._set_state(TaskState.READY)
+        retried.append(element_of(task)[0] or "")
+    return retried
+
+
+def cancel(workflow: BpmnWorkflow) -> None:
+    workflow.cancel()
+
+
+def variables_of(workflow: BpmnWorkflow) -> dict:
+    """The process variables a reader sees: the workflow's data once it ended, else the newest task's."""
+    if workflow.is_completed():
+        return dict(workflow.data)
+    last = workflow.last_task
+    if last is not None and last.workflow is workflow:
+        return dict(last.data)
+    return dict(workflow.task_tree.data)

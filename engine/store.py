@@ -1,0 +1,190 @@
+"""Loading and saving live workflows: parsed specs cached by hash, live workflows cached by version.
+
+Nothing here is shared state another process must see: specs are immutable (keyed by sha256), and a
+cached live workflow is used only while the instance row's `lock_version` equals the cached one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.audit import canonical_json
+from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
+from engine.spiff import runtime
+from engine.spiff.serialization import (
+    TaskLedger,
+    TaskRow,
+    collect_changes,
+    new_ledger,
+    restore_workflow,
+    spec_from_json,
+    workflow_state,
+)
+
+
+class SpecCache:
+    """Parsed specs by the sha256 of their serialization: no XML parse, no JSON restore per request."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, sha256: str) -> tuple[Any, dict[str, Any]]:
+        with self._lock:
+            found = self._items.get(sha256)
+            if found is not None:
+                self._items.move_to_end(sha256)
+                return found
+        blob = session.get(Blob, sha256)
+        if blob is None:
+            raise LookupError(f"spec {sha256} is missing from the database")
+        parsed = spec_from_json(blob.content)
+        self.put(sha256, parsed)
+        return parsed
+
+    def put(self, sha256: str, parsed: tuple[Any, dict[str, Any]]) -> None:
+        with self._lock:
+            self._items[sha256] = parsed
+            self._items.move_to_end(sha256)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+@dataclass
+class LiveWorkflow:
+    workflow: Any
+    ledger: TaskLedger
+    lock_version: int
+
+
+class LiveCache:
+    """Recently used live workflows with their task ledgers; one lock per instance within this process."""
+
+    STRIPES = 64
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, LiveWorkflow] = OrderedDict()
+        self._lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(self.STRIPES)]
+
+    @contextmanager
+    def instance_lock(self, instance_id: str) -> Iterator[None]:
+        # Two threads of one process must not mutate the same cached workflow at once.
+        with self._stripes[hash(instance_id) % self.STRIPES]:
+            yield
+
+    def take(self, instance_id: str, lock_version: int) -> LiveWorkflow | None:
+        with self._lock:
+            live = self._items.pop(instance_id, None)
+        if live is not None and live.lock_version == lock_version:
+            return live
+        return None
+
+    def keep(self, instance_id: str, live: LiveWorkflow) -> None:
+        if self._size <= 0:
+            return
+        with self._lock:
+            self._items[instance_id] = live
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def bump(self, instance_id: str, before: int, after: int) -> None:
+        with self._lock:
+            live = self._items.get(instance_id)
+            if live is not None and live.lock_version == before:
+                live.lock_version = after
+
+    def forget(self, instance_id: str) -> None:
+        with self._lock:
+            self._items.pop(instance_id, None)
+
+
+class InstanceStore:
+    def __init__(self, specs: SpecCache, live: LiveCache, script_engine: Any) -> None:
+        self.specs = specs
+        self.live = live
+        self.script_engine = script_engine
+
+    def spec_for(self, session: Session, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+        return self.specs.get(session, definition.spec_sha256)
+
+    def new(self, session: Session, definition: ProcessDefinition) -> LiveWorkflow:
+        spec, subprocess_specs = self.spec_for(session, definition)
+        workflow = runtime.new_workflow(spec, subprocess_specs, self.script_engine)
+        return LiveWorkflow(workflow, new_ledger(), lock_version=0)
+
+    def load(self, session: Session, instance: ProcessInstance) -> LiveWorkflow:
+        """The instance's live workflow: from the cache when it is current, else from its rows.
+
+        The cache entry is taken out while the command runs; `keep` puts it back after the commit, so
+        a command that fails leaves nothing half-changed in memory.
+        """
+        live = self.live.take(instance.id, instance.lock_version)
+        if live is not None:
+            return live
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        spec, subprocess_specs = self.spec_for(session, definition)
+        rows = [
+            TaskRow(r.id, r.workflow_id, r.seq, r.state, r.body)
+            for r in session.execute(
+                select(
+                    WorkflowTask.id,
+                    WorkflowTask.workflow_id,
+                    WorkflowTask.seq,
+                    WorkflowTask.state,
+                    WorkflowTask.body,
+                ).where(WorkflowTask.instance_id == instance.id)
+            )
+        ]
+        workflow, ledger = restore_workflow(spec, subprocess_specs, instance.state, rows, self.script_engine)
+        return LiveWorkflow(workflow, ledger, instance.lock_version)
+
+    def save(self, session: Session, instance: ProcessInstance, live: LiveWorkflow) -> None:
+        """Write the workflow state and the changed task rows; the instance row's version is bumped."""
+        changes = collect_changes(live.workflow, live.ledger)
+        session.flush()  # the instance row must exist before its task rows reference it
+        if changes.inserted:
+            session.execute(
+                insert(WorkflowTask),
+                [
+                    {
+                        "instance_id": instance.id,
+                        "id": r.id,
+                        "workflow_id": r.workflow_id,
+                        "seq": r.seq,
+                        "state": r.state,
+                        "body": r.body,
+                    }
+                    for r in changes.inserted
+                ],
+            )
+        for row in changes.updated:
+            session.execute(
+                update(WorkflowTask)
+                .where(WorkflowTask.instance_id == instance.id, WorkflowTask.id == row.id)
+                .values(state=row.state, body=row.body, workflow_id=row.workflow_id)
+            )
+        if changes.deleted:
+            session.execute(
+                delete(WorkflowTask).where(
+                    WorkflowTask.instance_id == instance.id, WorkflowTask.id.in_(changes.deleted)
+                )
+            )
+        instance.state = workflow_state(live.workflow)
+        instance.variables = _json_safe(runtime.variables_of(live.workflow))
+        instance.next_task_seq = live.ledger.next_seq
+
+
+def _json_safe(data: dict) -> dict:
+    return json.loads(canonical_json({k: v for k, v in data.items() if not callable(v)}))

@@ -1,0 +1,127 @@
+"""Fixtures: one suite on a real SQLite file and a real PostgreSQL database (parametrized `db_url`)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from engine import Engine, Principal
+from engine.config import Settings
+from engine.db import make_sql_engine, normalize_url
+from engine.migrate import upgrade
+from engine.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = ROOT.parent / "shared"
+PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "secret-pass-1"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A database of its own on the test server, migrated once, dropped at the end."""
+    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"govflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL at {PG_URL} is needed for the postgres tests: {exc}")
+    url = make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    sql = make_sql_engine(url)
+    upgrade(sql)
+    sql.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    sql = make_sql_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with sql.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    sql.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'govflow.db'}"
+        sql = make_sql_engine(url)
+        upgrade(sql)
+        sql.dispose()
+        return url
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = Engine(Settings(database_url=db_url, script_time_limit=1.0, password_profile="fast"))
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def org(engine: Engine) -> Engine:
+    """A small org tree: city, district, subdistrict with two committees, township with a village."""
+    for code, name, level, parent, kind in [
+        ("sh", "上海市", "city", None, None),
+        ("hp", "黄浦区", "district", "sh", None),
+        ("wlq", "五里桥街道", "subdistrict", "hp", None),
+        ("qiaoyi", "桥一居委会", "committee", "wlq", "residents"),
+        ("ruinan", "瑞南居委会", "committee", "wlq", "residents"),
+        ("njdl", "南京东路街道", "subdistrict", "hp", None),
+        ("yunnan", "云南居委会", "committee", "njdl", "residents"),
+        ("fx", "奉贤区", "district", "sh", None),
+        ("zh", "庄行镇", "township", "fx", None),
+        ("xinye", "新叶村村委会", "committee", "zh", "villagers"),
+    ]:
+        engine.add_org_unit(code, name, level, parent, kind)
+    for username, role, unit in [
+        ("wang", "residents_committee", "qiaoyi"),
+        ("chen", "residents_committee", "ruinan"),
+        ("zhang", "subdistrict_office", "wlq"),
+        ("liu", "subdistrict_office", "wlq"),
+        ("wu", "subdistrict_office", "njdl"),
+        ("shen", "villagers_committee", "xinye"),
+        ("qian", "township_government", "zh"),
+        ("designer", "designer", "sh"),
+        ("auditor", "auditor", "sh"),
+        ("admin", "admin", "sh"),
+    ]:
+        engine.add_user(username, PASSWORD, [(role, unit)])
+    return engine
+
+
+def read_bundle(*names: str, folder: Path = DATA / "engine") -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+PETITION_BUNDLE = (
+    "petition_review.bpmn",
+    "petition_class.dmn",
+    "petition_register.form.json",
+    "petition_review_form.form.json",
+)
+
+
+@pytest.fixture
+def petition(org: Engine) -> Engine:
+    """The org plus the petition-review bundle deployed by a designer."""
+    org.deploy(read_bundle(*PETITION_BUNDLE), by=org.principal("designer"))
+    return org
+
+
+def who(engine: Engine, username: str) -> Principal:
+    return engine.principal(username)
