@@ -117,7 +117,7 @@ def _human_init(result: dict) -> str:
             lines.append(f"Process {process['key']} version {process['version']} {state}.")
         lines.append("Demo logins (password for all: " + demo["password"] + "):")
         for user in demo["users"]:
-            lines.append(f"  {user['username']:<14} {user['role']:<24} {user['org_unit']}")
+            lines.append(f"  {user['username']:<18} {user['role']:<26} {user['org_unit']:<14} {user['name']}")
     return "\n".join(lines)
 
 

@@ -133,3 +133,36 @@ def test_bad_input_gets_one_line_and_a_nonzero_exit(db_url: str, tmp_path: Path)
     assert missing.returncode == 1 and "no_such_process" in missing.stderr
     bad_json = govflow(db_url, "complete", "t1", "--user", "u", "--data", "{nope")
     assert bad_json.returncode == 1 and "not valid JSON" in bad_json.stderr
+
+
+def test_serve_answers_health_checks_through_gunicorn(db_url: str) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "1"],
+        cwd=ROOT,
+        env=os.environ | {"GOVFLOW_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=2) as response:
+                    body = json.loads(response.read())
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                assert time.monotonic() < deadline, "gunicorn did not come up"
+                time.sleep(0.2)
+        assert body == {"status": "ok", "database": make_sql_engine(db_url).dialect.name}
+    finally:
+        server.terminate()
+        server.wait(20)
+    assert b"gunicorn" in server.stdout.read().lower()
