@@ -7,8 +7,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from engine.audit import Actor, AuditLog
 from engine.errors import BundleInvalid, Problem
@@ -75,15 +75,10 @@ def check_sizes(files: dict[str, bytes]) -> None:
 
 def library_files(session: Session) -> dict[str, bytes]:
     """BPMN of the latest version of every process key, and the newest DMN file of each name."""
-    latest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
-        .group_by(ProcessDefinition.key)
-        .subquery()
-    )
     rows = session.execute(
         select(ProcessDefinition.key, Blob.content)
-        .join(latest, (latest.c.key == ProcessDefinition.key) & (latest.c.version == ProcessDefinition.version))
         .join(Blob, Blob.sha256 == ProcessDefinition.bpmn_sha256)
+        .where(_is_latest(ProcessDefinition.key, ProcessDefinition.version))
     )
     library = {f"library/{key}.bpmn": content for key, content in rows}
     dmn_rows = session.execute(
@@ -197,15 +192,17 @@ def _deploy_forms(
 
 
 def _latest_form_shas(session: Session) -> dict[str, str]:
-    latest = (
-        select(FormDefinition.form_id, func.max(FormDefinition.version).label("version"))
-        .group_by(FormDefinition.form_id)
-        .subquery()
-    )
     rows = session.execute(
-        select(FormDefinition.form_id, FormDefinition.sha256).join(
-            latest,
-            (latest.c.form_id == FormDefinition.form_id) & (latest.c.version == FormDefinition.version),
+        select(FormDefinition.form_id, FormDefinition.sha256).where(
+            _is_latest(FormDefinition.form_id, FormDefinition.version)
         )
     )
     return dict(rows.all())
+
+
+def _is_latest(key: InstrumentedAttribute, version: InstrumentedAttribute) -> ColumnElement[bool]:
+    """True for the row with the highest version of its key (processes and forms are versioned alike)."""
+    table = key.class_
+    newest = aliased(table)
+    newer = select(newest).where(getattr(newest, key.key) == key, getattr(newest, version.key) > version)
+    return ~newer.exists()

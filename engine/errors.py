@@ -42,6 +42,12 @@ class RuleBroken(GovflowError):
     status = 422
 
 
+class DatabaseUnavailable(GovflowError):
+    """The database cannot be reached or cannot write (down, locked too long, disk full, read-only)."""
+
+    status = 503
+
+
 class TaskClosed(Conflict):
     pass
 

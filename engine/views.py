@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import AuditEvent, HumanTask, OrgUnit, ProcessDefinition, ProcessInstance
 
 
 def iso(at: datetime | None) -> str | None:
@@ -83,3 +83,7 @@ def audit_event(event: AuditEvent) -> dict:
         "hash": event.hash,
         "prev_hash": event.prev_hash,
     }
+
+
+def org_unit(unit: OrgUnit) -> dict:
+    return {"code": unit.code, "name": unit.name, "level": unit.level, "parent": unit.parent_code, "kind": unit.kind}

@@ -1,0 +1,107 @@
+"""The engine's plumbing: settings, database pools, caches, and one transaction per command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import people
+from engine.config import Settings
+from engine.db import dialect_name, make_session_factory, make_sql_engine
+from engine.errors import (
+    DatabaseUnavailable,
+    NotFound,
+    StaleInstance,
+)
+from engine.forms_registry import FormRegistry
+from engine.models import (
+    ProcessInstance,
+)
+from engine.principal import Principal
+from engine.spiff.sandbox import SandboxedScriptEngine
+from engine.store import InstanceStore, LiveCache, SpecCache
+
+OPEN, COMPLETED, CANCELLED = "open", "completed", "cancelled"
+RUNNING, FAILED, SUSPENDED = "running", "failed", "suspended"
+ENDED = {"completed", "cancelled"}
+
+
+class EngineBase:
+    """Connections, caches and the transaction every command runs in."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.dialect = dialect_name(self.settings.database_url)
+        self.sql = make_sql_engine(self.settings.database_url, self.settings.sqlite_synchronous)
+        self.sql_read = (
+            make_sql_engine(self.settings.database_url, self.settings.sqlite_synchronous, readonly=True)
+            if self.dialect == "sqlite"
+            else self.sql
+        )
+        self._sessions = make_session_factory(self.sql)
+        self._read_sessions = make_session_factory(self.sql_read)
+        self.specs = SpecCache()
+        self.live = LiveCache(self.settings.live_cache_size)
+        self.script_engine = SandboxedScriptEngine(time_limit=self.settings.script_time_limit)
+        self.store = InstanceStore(self.specs, self.live, self.script_engine)
+        self.forms = FormRegistry()
+
+    def close(self) -> None:
+        self.sql.dispose()
+        if self.sql_read is not self.sql:
+            self.sql_read.dispose()
+
+    # --- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One command: everything it writes commits together or not at all."""
+        with _session_scope(self._sessions) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only look: on SQLite it does not take the write lock."""
+        with _session_scope(self._read_sessions) as session:
+            yield session
+
+    def _lock_instance(self, session: Session, instance_id: str) -> ProcessInstance:
+        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        instance = session.execute(query).scalar_one_or_none()
+        if instance is None:
+            raise NotFound(f"There is no process instance {instance_id}.")
+        return instance
+
+    def principal(self, username: str) -> Principal:
+        with self.reading() as session:
+            return Principal(people.load_person(session, username))
+
+
+@contextmanager
+def _session_scope(factory: Any) -> Iterator[Session]:
+    """A transaction whose database failures come out as the engine's own errors."""
+    session = factory()
+    try:
+        with session.begin():
+            yield session
+    except StaleDataError as exc:
+        raise StaleInstance("The instance was changed by someone else meanwhile; reload and retry.") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
+            raise DatabaseUnavailable(f"The database is not available: {_first_line(exc)}") from exc
+        raise
+    finally:
+        session.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
+    return text.strip().splitlines()[0][:200]

@@ -1,0 +1,60 @@
+"""Deploying bundles and reading process definitions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import deployments, views
+from engine.commands.base import EngineBase
+from engine.errors import (
+    BundleInvalid,
+    NotAllowed,
+    NotFound,
+)
+from engine.models import (
+    ProcessDefinition,
+)
+from engine.principal import Principal
+from engine.roles import ADMIN, DESIGNER
+
+
+class DeploymentCommands(EngineBase):
+    def validate_bundle(self, files: dict[str, bytes]) -> dict:
+
+        with self.reading() as session:
+            try:
+                parsed = deployments.validate(session, files)
+            except BundleInvalid as exc:
+                return {"ok": False, "errors": [p.as_dict() for p in exc.problems], "warnings": []}
+            return {"ok": True, "errors": [], "warnings": [w.as_dict() for w in parsed.warnings]}
+
+    def deploy(self, files: dict[str, bytes], by: Principal | None = None) -> dict:
+        by = by or Principal.system()
+        if not by.is_system and not by.person.has_role(DESIGNER) and not by.person.has_role(ADMIN):
+            raise NotAllowed("Only process designers may deploy.")
+        with self.transaction() as session:
+            return deployments.deploy(session, files, by.actor(DESIGNER), self.specs).as_dict()
+
+    def list_definitions(self, key: str | None = None, latest: bool = False) -> list[dict]:
+        with self.reading() as session:
+            query = select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)
+            if key:
+                query = query.where(ProcessDefinition.key == key)
+            rows = list(session.execute(query).scalars())
+            if latest:
+                newest: dict[str, ProcessDefinition] = {}
+                for row in rows:
+                    newest[row.key] = row
+                rows = list(newest.values())
+            return [views.definition_summary(r) for r in rows]
+
+    def _definition(self, session: Session, key: str, version: int | None) -> ProcessDefinition:
+        query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+        if version is not None:
+            query = query.where(ProcessDefinition.version == version)
+        definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+        if definition is None:
+            pinned = f" version {version}" if version is not None else ""
+            raise NotFound(f"There is no deployed process {key!r}{pinned}.")
+        return definition

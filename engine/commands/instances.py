@@ -1,0 +1,319 @@
+"""Starting instances, running them to the next wait state, and their lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from engine import org, views
+from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
+from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
+from engine.errors import (
+    Conflict,
+    NotAllowed,
+    NotFound,
+    RuleBroken,
+)
+from engine.models import (
+    AuditEvent,
+    HumanTask,
+    OrgUnit,
+    ProcessDefinition,
+    ProcessInstance,
+    utcnow,
+)
+from engine.principal import Principal
+from engine.roles import ADMIN, AUDITOR, role_of_lane
+from engine.spiff import runtime
+from engine.store import LiveWorkflow
+
+LIFECYCLE_ACTIONS = {
+    "suspend": "instance_suspended",
+    "resume": "instance_resumed",
+    "cancel": "instance_cancelled",
+}
+
+
+class InstanceCommands(EngineBase):
+    def start(
+        self,
+        process_key: str,
+        org_code: str,
+        by: Principal | None = None,
+        business_key: str | None = None,
+        variables: dict | None = None,
+        version: int | None = None,
+    ) -> dict:
+        by = by or Principal.system()
+        if variables is not None and not isinstance(variables, dict):
+            raise RuleBroken("variables must be a JSON object.")
+        with self.transaction() as session:
+            definition = self._definition(session, process_key, version)
+            unit = org.get_unit(session, org_code)
+            actor = self._starter(session, by, unit)
+            instance = ProcessInstance(
+                id=str(uuid.uuid4()),
+                definition_id=definition.id,
+                process_key=definition.key,
+                process_version=definition.version,
+                status=RUNNING,
+                business_key=business_key,
+                org_code=unit.code,
+                started_by=by.username,
+                started_at=utcnow(),
+                updated_at=utcnow(),
+                lock_version=0,
+                state={},
+                variables={},
+                next_task_seq=0,
+                audit_seq=0,
+                audit_head="",
+            )
+            session.add(instance)
+            session.flush()  # rows that reference the instance are written by later flushes
+            live = self.store.new(session, definition)
+            start_vars = dict(variables or {})
+            start_vars.setdefault("org_unit", unit.code)
+            if business_key:
+                start_vars.setdefault("business_key", business_key)
+            runtime.set_variables(live.workflow, start_vars)
+            audit = AuditLog(session)
+            audit.append_instance(
+                instance,
+                actor,
+                "instance_started",
+                data={
+                    "process_key": definition.key,
+                    "version": definition.version,
+                    "business_key": business_key,
+                    "org_unit": unit.code,
+                    "variables": variables or {},
+                },
+            )
+            self._advance(session, instance, live, definition, audit)
+            return self._instance_view(session, instance)
+
+    def _starter(self, session: Session, by: Principal, unit: OrgUnit) -> Actor:
+        if by.is_system:
+            return by.actor(org_code=unit.code)
+        for holding in by.person.holdings:
+            if holding.role in (AUDITOR,):
+                continue
+            if org.is_within(session, unit.code, holding.org_code) or org.is_within(
+                session, holding.org_code, unit.code
+            ):
+                return by.actor(holding.role, holding.org_code)
+        raise NotAllowed(f"{by.username} holds no role that reaches {unit.name}, so may not start a procedure there.")
+
+    def _advance(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        live: LiveWorkflow,
+        definition: ProcessDefinition,
+        audit: AuditLog,
+    ) -> None:
+        """Run to the next wait state, project user tasks, record what happened, save once."""
+        events: list[runtime.EngineEvent] = []
+        failure = runtime.run_engine(live.workflow, events)
+        for happened in events:
+            audit.append_instance(instance, ENGINE_ACTOR, happened.action, happened.element_id, happened.data)
+        self._sync_human_tasks(session, instance, live, definition, audit)
+        now = utcnow()
+        if failure is not None:
+            instance.status = FAILED
+            instance.error = failure.as_dict() | {"at": now.isoformat()}
+            audit.append_instance(instance, ENGINE_ACTOR, "instance_failed", failure.element_id, failure.as_dict())
+        elif runtime.status_of(live.workflow) == COMPLETED:
+            instance.status = COMPLETED
+            instance.ended_at = now
+            audit.append_instance(instance, ENGINE_ACTOR, "instance_completed")
+        instance.updated_at = now
+        self.store.save(session, instance, live)
+        session.flush()
+        self._keep_after_commit(session, instance, live)
+
+    def _keep_after_commit(self, session: Session, instance: ProcessInstance, live: LiveWorkflow) -> None:
+
+        instance_id = instance.id
+
+        def keep(_session: Session) -> None:
+            live.lock_version = instance.lock_version
+            self.live.keep(instance_id, live)
+
+        event.listen(session, "after_commit", keep, once=True)
+
+    def _bump_cached_version(self, session: Session, instance: ProcessInstance) -> None:
+        """A command that did not touch the workflow keeps its cached copy valid at the new version."""
+
+        instance_id, before = instance.id, instance.lock_version
+
+        def bump(_session: Session) -> None:
+            self.live.bump(instance_id, before, instance.lock_version)
+
+        event.listen(session, "after_commit", bump, once=True)
+
+    def _sync_human_tasks(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        live: LiveWorkflow,
+        definition: ProcessDefinition,
+        audit: AuditLog,
+    ) -> None:
+        session.flush()  # the task this command completed must not read back as open
+        open_rows = {
+            t.id: t
+            for t in session.execute(
+                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
+            ).scalars()
+        }
+        ready = runtime.ready_user_tasks(live.workflow)
+        ready_ids = {t.id for t in ready}
+        unit = None
+        for task in ready:
+            if task.id in open_rows:
+                continue
+            unit = unit or org.get_unit(session, instance.org_code)
+            info = definition.user_tasks.get(task.element_id, {})
+            role = info.get("role") or role_of_lane(None, task.lane)
+            explicit = task.data.get(f"{role}_org_unit") if role else None
+            candidate = org.resolve_candidate(session, role, unit, explicit if isinstance(explicit, str) else None)
+            row = HumanTask(
+                id=task.id,
+                instance_id=instance.id,
+                process_key=instance.process_key,
+                business_key=instance.business_key,
+                element_id=task.element_id,
+                name=task.name,
+                role=candidate.role,
+                org_code=candidate.org_code,
+                why=candidate.why,
+                form_key=info.get("form_key") or task.form_key,
+                status=OPEN,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            audit.append_instance(
+                instance,
+                ENGINE_ACTOR,
+                "task_created",
+                task.element_id,
+                {
+                    "task_id": task.id,
+                    "name": task.name,
+                    "role": candidate.role,
+                    "org_unit": candidate.org_code,
+                    "why": candidate.why,
+                },
+            )
+        for task_id, row in open_rows.items():
+            if task_id not in ready_ids:
+                row.status = CANCELLED
+                audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
+
+    def _instance_view(self, session: Session, instance: ProcessInstance) -> dict:
+        tasks = session.execute(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
+            .order_by(HumanTask.created_at)
+        ).scalars()
+        return views.instance_detail(instance, list(tasks))
+
+    def get_instance(self, instance_id: str, by: Principal | None = None) -> dict:
+        by = by or Principal.system()
+        with self.reading() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            self._require_reach(session, by, instance.org_code)
+            return self._instance_view(session, instance)
+
+    def _require_reach(self, session: Session, by: Principal, org_code: str) -> None:
+        """Readers see instances at or below the units where they hold a role, or above them (their superiors)."""
+        if by.is_system:
+            return
+        for holding in by.person.holdings:
+            if org.is_within(session, org_code, holding.org_code):
+                return
+        raise NotAllowed(f"{by.username} may not see instances of org unit {org_code}.")
+
+    def cancel(self, instance_id: str, reason: str, by: Principal | None = None) -> dict:
+        return self._lifecycle(instance_id, "cancel", by, {"reason": reason})
+
+    def suspend(self, instance_id: str, by: Principal | None = None) -> dict:
+        return self._lifecycle(instance_id, "suspend", by, {})
+
+    def resume(self, instance_id: str, by: Principal | None = None) -> dict:
+        return self._lifecycle(instance_id, "resume", by, {})
+
+    def retry(self, instance_id: str, by: Principal | None = None, variables: dict | None = None) -> dict:
+        return self._lifecycle(instance_id, "retry", by, {"variables": variables or {}})
+
+    def _lifecycle(self, instance_id: str, action: str, by: Principal | None, data: dict) -> dict:
+        by = by or Principal.system()
+        with self.live.instance_lock(instance_id), self.transaction() as session:
+            instance = self._lock_instance(session, instance_id)
+            if not by.is_system and not any(
+                h.role == ADMIN and org.is_within(session, instance.org_code, h.org_code) for h in by.person.holdings
+            ):
+                raise NotAllowed(f"Only an admin may {action} an instance.")
+            actor = by.actor(ADMIN, instance.org_code)
+            audit = AuditLog(session)
+            if instance.status in ENDED:
+                raise Conflict(f"The instance is already {instance.status}; it cannot {action}.")
+            if action == "suspend":
+                if instance.status == SUSPENDED:
+                    raise Conflict("The instance is already suspended.")
+                instance.status = SUSPENDED
+            elif action == "resume":
+                if instance.status != SUSPENDED:
+                    raise Conflict("Only a suspended instance can be resumed.")
+                instance.status = FAILED if instance.error else RUNNING
+            elif action == "cancel":
+                live = self.store.load(session, instance)
+                runtime.cancel(live.workflow)
+                instance.status = CANCELLED
+                instance.ended_at = utcnow()
+                for row in session.execute(
+                    select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
+                ).scalars():
+                    row.status = CANCELLED
+                self.store.save(session, instance, live)
+                self._keep_after_commit(session, instance, live)
+            elif action == "retry":
+                if instance.status != FAILED:
+                    raise Conflict("Only a failed instance can be retried.")
+                live = self.store.load(session, instance)
+                retried = runtime.retry_failed(live.workflow, data["variables"])
+                instance.status = RUNNING
+                instance.error = None
+                audit.append_instance(instance, actor, "instance_retried", data={"elements": retried} | data)
+                definition = session.get(ProcessDefinition, instance.definition_id)
+                self._advance(session, instance, live, definition, audit)
+                return self._instance_view(session, instance)
+            instance.updated_at = utcnow()
+            audit.append_instance(instance, actor, LIFECYCLE_ACTIONS[action], data=data)
+            if action != "cancel":
+                self._bump_cached_version(session, instance)
+            return self._instance_view(session, instance)
+
+    # --- history ---------------------------------------------------------------------------------
+
+    def history(self, instance_id: str, by: Principal | None = None) -> list[dict]:
+        by = by or Principal.system()
+        with self.reading() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            self._require_reach(session, by, instance.org_code)
+            rows = session.execute(
+                select(AuditEvent).where(AuditEvent.stream == instance_id).order_by(AuditEvent.seq)
+            ).scalars()
+            return [views.audit_event(e) for e in rows]
+
+    def verify_audit(self, instance_id: str | None = None) -> Verification:
+        with self.reading() as session:
+            return verify(session, instance_id)

@@ -1,0 +1,94 @@
+"""Org units, users and sign-in."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import org, people, views
+from engine.audit import AuditLog
+from engine.commands.base import EngineBase
+from engine.errors import (
+    NotAllowed,
+    RuleBroken,
+)
+from engine.models import (
+    OrgUnit,
+    RoleAssignment,
+    UserAccount,
+)
+from engine.people import Person
+from engine.principal import Principal
+from engine.roles import ADMIN
+
+
+class PeopleCommands(EngineBase):
+    def add_org_unit(
+        self,
+        code: str,
+        name: str,
+        level: str,
+        parent: str | None,
+        kind: str | None = None,
+        by: Principal | None = None,
+    ) -> dict:
+        by = by or Principal.system()
+        with self.transaction() as session:
+            self._require_admin(session, by, parent)
+            org.validate_new_unit(session, code, level, parent)
+            if kind not in (None, "residents", "villagers"):
+                raise RuleBroken("kind must be residents or villagers.")
+            unit = OrgUnit(code=code, name=name, level=level, parent_code=parent, kind=kind)
+            session.add(unit)
+            AuditLog(session).append_system(by.actor(), "org_unit_added", code, views.org_unit(unit))
+            return views.org_unit(unit)
+
+    def list_org_units(self) -> list[dict]:
+        with self.reading() as session:
+            units = session.execute(select(OrgUnit).order_by(OrgUnit.code)).scalars()
+            return [views.org_unit(u) for u in units]
+
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        holdings: list[tuple[str, str]],
+        display_name: str | None = None,
+        by: Principal | None = None,
+    ) -> dict:
+        by = by or Principal.system()
+        with self.transaction() as session:
+            if session.get(UserAccount, username) is not None:
+                raise RuleBroken(f"A user {username!r} already exists.")
+            people.validate_roles([role for role, _ in holdings])
+            for _role, code in holdings:
+                org.get_unit(session, code)
+                self._require_admin(session, by, code)
+            session.add(
+                UserAccount(
+                    username=username,
+                    display_name=display_name or username,
+                    password_hash=people.hash_password(password, self.settings.password_profile),
+                )
+            )
+            session.flush()
+            for role, code in sorted(set(holdings)):
+                session.add(RoleAssignment(username=username, role=role, org_code=code))
+            roles = [{"role": r, "org_unit": c} for r, c in sorted(set(holdings))]
+            AuditLog(session).append_system(by.actor(), "user_added", username, {"roles": roles})
+            return {"username": username, "display_name": display_name or username, "roles": roles}
+
+    def authenticate(self, username: str, password: str) -> Person | None:
+        with self.reading() as session:
+            user = session.get(UserAccount, username)
+            if user is None or not user.active or not people.check_password(user.password_hash, password):
+                return None
+            return people.load_person(session, username)
+
+    def _require_admin(self, session: Session, by: Principal, org_code: str | None) -> None:
+        if by.is_system:
+            return
+        for holding in by.person.holdings:
+            if holding.role == ADMIN and (org_code is None or org.is_within(session, org_code, holding.org_code)):
+                return
+        raise NotAllowed("Only an admin of this org unit may manage org units and users.")

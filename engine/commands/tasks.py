@@ -1,0 +1,203 @@
+"""The officials' task operations: claim, unclaim, complete, read the inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from engine import views
+from engine.audit import Actor, AuditLog
+from engine.commands.base import CANCELLED, COMPLETED, ENDED, OPEN, SUSPENDED
+from engine.commands.instances import InstanceCommands
+from engine.errors import (
+    Conflict,
+    FormInvalid,
+    NotAllowed,
+    NotFound,
+    RuleBroken,
+    TaskClosed,
+)
+from engine.models import (
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    utcnow,
+)
+from engine.principal import Principal
+from engine.roles import LANE_ROLES
+from engine.spiff import runtime
+from forms import SubmissionInvalid
+
+
+class TaskCommands(InstanceCommands):
+    def _task_instance_id(self, task_id: str) -> str:
+        with self.reading() as session:
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                raise NotFound(f"There is no task {task_id}.")
+            return task.instance_id
+
+    def _open_task(self, session: Session, task_id: str) -> HumanTask:
+        task = session.get(HumanTask, task_id)
+        if task is None:
+            raise NotFound(f"There is no task {task_id}.")
+        if task.status == COMPLETED:
+            by = task.completed_by or "someone"
+            at = task.completed_at.strftime("%Y-%m-%d %H:%M") if task.completed_at else ""
+            raise TaskClosed(f"The task “{task.name}” was already completed by {by} at {at}.".replace(" at .", "."))
+        if task.status == CANCELLED:
+            raise TaskClosed(f"The task “{task.name}” was withdrawn by the process and needs no action.")
+        return task
+
+    def _authorize_task(self, by: Principal, task: HumanTask) -> Actor:
+        if by.is_system:
+            return by.actor(task.role, task.org_code)
+        if task.role is None:
+            if any(h.org_code == task.org_code for h in by.person.holdings):
+                return by.actor(None, task.org_code)
+        elif by.person.holds(task.role, task.org_code):
+            return by.actor(task.role, task.org_code)
+        who = task.role or "officials"
+        raise NotAllowed(f"{by.username} is not a candidate for “{task.name}”: it is for {who} of {task.org_code}.")
+
+    def _check_instance_active(self, instance: ProcessInstance) -> None:
+        if instance.status == SUSPENDED:
+            raise Conflict("The instance is suspended; its tasks cannot be worked until it is resumed.")
+        if instance.status in ENDED:
+            raise TaskClosed(f"The instance is {instance.status}.")
+
+    def claim(self, task_id: str, by: Principal) -> dict:
+        return self._assign(task_id, by, claim=True)
+
+    def unclaim(self, task_id: str, by: Principal) -> dict:
+        return self._assign(task_id, by, claim=False)
+
+    def _assign(self, task_id: str, by: Principal, claim: bool) -> dict:
+        instance_id = self._task_instance_id(task_id)
+        with self.live.instance_lock(instance_id), self.transaction() as session:
+            instance = self._lock_instance(session, instance_id)
+            task = self._open_task(session, task_id)
+            actor = self._authorize_task(by, task)
+            self._check_instance_active(instance)
+            if claim:
+                if task.assignee == by.username:
+                    return views.task_summary(task)
+                if task.assignee is not None:
+                    raise Conflict(f"The task “{task.name}” is already claimed by {task.assignee}.")
+                task.assignee, task.claimed_at = by.username, utcnow()
+            else:
+                if task.assignee is None:
+                    return views.task_summary(task)
+                if task.assignee != by.username and not by.is_system:
+                    raise Conflict(f"The task “{task.name}” is claimed by {task.assignee}, not by {by.username}.")
+                task.assignee, task.claimed_at = None, None
+            instance.updated_at = utcnow()
+            AuditLog(session).append_instance(
+                instance,
+                actor,
+                "task_claimed" if claim else "task_unclaimed",
+                task.element_id,
+                {"task_id": task.id},
+            )
+            self._bump_cached_version(session, instance)
+            return views.task_summary(task)
+
+    def complete(self, task_id: str, by: Principal, data: dict | None = None) -> dict:
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise RuleBroken("The task data must be a JSON object.")
+        instance_id = self._task_instance_id(task_id)
+        with self.live.instance_lock(instance_id), self.transaction() as session:
+            instance = self._lock_instance(session, instance_id)
+            task = self._open_task(session, task_id)
+            actor = self._authorize_task(by, task)
+            self._check_instance_active(instance)
+            if task.assignee is not None and task.assignee != by.username and not by.is_system:
+                raise Conflict(f"The task “{task.name}” is claimed by {task.assignee}.")
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            values = self._validate_form(session, definition, task, data)
+            live = self.store.load(session, instance)
+            runtime.complete_user_task(live.workflow, task.id, values)
+            task.status, task.completed_at, task.completed_by = COMPLETED, utcnow(), by.username
+            task.assignee = task.assignee or by.username
+            audit = AuditLog(session)
+            audit.append_instance(
+                instance, actor, "task_completed", task.element_id, {"task_id": task.id, "data": values}
+            )
+            self._advance(session, instance, live, definition, audit)
+            next_tasks = session.execute(
+                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
+            ).scalars()
+            return {
+                "instance": {"id": instance.id, "status": instance.status, "error": instance.error},
+                "next_tasks": [views.task_summary(t) for t in next_tasks],
+            }
+
+    def _validate_form(self, session: Session, definition: ProcessDefinition, task: HumanTask, data: dict) -> dict:
+        if not task.form_key:
+            return data
+        sha = definition.forms.get(task.form_key)
+        if sha is None:
+            return data
+        compiled = self.forms.get(session, sha)
+        try:
+            return compiled.validate(data)
+        except SubmissionInvalid as exc:
+            raise FormInvalid(exc.errors) from exc
+
+    def get_task(self, task_id: str, by: Principal | None = None) -> dict:
+        by = by or Principal.system()
+        with self.reading() as session:
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                raise NotFound(f"There is no task {task_id}.")
+            instance = session.get(ProcessInstance, task.instance_id)
+            self._require_reach(session, by, task.org_code or instance.org_code)
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            form = None
+            data: dict[str, Any] = {}
+            if task.form_key and task.form_key in definition.forms:
+                compiled = self.forms.get(session, definition.forms[task.form_key])
+                form = compiled.schema
+                data = compiled.prefill(instance.variables)
+            return views.task_detail(task, form, data)
+
+    def list_tasks(
+        self,
+        by: Principal,
+        scope: str = "mine",
+        status: str = OPEN,
+        process_key: str | None = None,
+        limit: int = 50,
+    ) -> list[dict]:
+        """Tasks of one official: mine (assigned to me), candidate (my roles, unclaimed), all (both)."""
+        with self.reading() as session:
+            query = select(HumanTask).where(HumanTask.status == status)
+            if process_key:
+                query = query.where(HumanTask.process_key == process_key)
+            if by.is_system:
+                rows = session.execute(query.order_by(HumanTask.created_at).limit(limit)).scalars()
+                return [views.task_summary(t) for t in rows]
+            holdings = [
+                and_(HumanTask.role == h.role, HumanTask.org_code == h.org_code)
+                for h in by.person.holdings
+                if h.role in LANE_ROLES
+            ]
+            mine = HumanTask.assignee == by.username
+            candidate = and_(or_(*holdings), HumanTask.assignee.is_(None)) if holdings else None
+            if status != OPEN:
+                cond = or_(HumanTask.completed_by == by.username, mine)
+            elif scope == "mine":
+                cond = mine
+            elif scope == "candidate":
+                if candidate is None:
+                    return []
+                cond = candidate
+            elif scope == "all":
+                cond = or_(mine, candidate) if candidate is not None else mine
+            else:
+                raise RuleBroken("scope must be mine, candidate or all.")
+            rows = session.execute(query.where(cond).order_by(HumanTask.created_at).limit(limit)).scalars()
+            return [views.task_summary(t) for t in rows]
