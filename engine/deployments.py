@@ -14,6 +14,7 @@ from engine.audit import Actor, AuditLog
 from engine.errors import BundleInvalid, Problem
 from engine.models import Blob, Deployment, DeploymentFile, FormDefinition, ProcessDefinition, utcnow
 from engine.spiff.parsing import ParsedBundle, parse_bundle
+from engine.spiff.safe_xml import BPMN_NS, read_xml
 from engine.spiff.serialization import spec_to_json
 from engine.store import SpecCache
 
@@ -150,6 +151,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, specs: SpecC
                     for t in user_tasks
                 },
                 forms=forms,
+                sequence_flows=sequence_flows(process.xml, key),
                 deployed_by=actor.username,
                 deployed_at=deployment.deployed_at,
             )
@@ -167,6 +169,18 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, specs: SpecC
         },
     )
     return result
+
+
+def sequence_flows(xml: bytes, process_id: str) -> list[list[str]]:
+    """[flow id, source, target] of every sequence flow in the process (subprocesses included)."""
+    root = read_xml(xml)
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") == process_id:
+            return [
+                [flow.get("id", ""), flow.get("sourceRef", ""), flow.get("targetRef", "")]
+                for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow")
+            ]
+    return []
 
 
 def _deploy_forms(

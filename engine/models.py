@@ -131,6 +131,8 @@ class ProcessDefinition(Base):
     user_tasks: Mapped[dict] = mapped_column(default=dict)
     # form id -> sha256 of the form version this definition was deployed with (pinned like the BPMN).
     forms: Mapped[dict] = mapped_column(default=dict)
+    # [[flow id, source element id, target element id], ...] of every sequence flow, for the path view.
+    sequence_flows: Mapped[list] = mapped_column(default=list, server_default="[]")
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(64))
 
@@ -194,8 +196,12 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_candidate", "status", "role", "org_code"),
-        Index("ix_human_task_assignee", "assignee", "status"),
+        Index("ix_human_task_candidate", "status", "role", "org_code", "created_at"),
+        Index("ix_human_task_assignee", "assignee", "status", "created_at"),
+        Index("ix_human_task_completed_by", "completed_by", "status", "completed_at"),
+        Index("ix_human_task_org", "org_code", "status", "created_at"),
+        Index("ix_human_task_due", "status", "due_at"),
+        Index("ix_human_task_business_key", "business_key"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -214,6 +220,14 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(64))
+    # 委派: the official who delegated the task and must confirm it when it comes back.
+    owner: Mapped[str | None] = mapped_column(String(64))
+    # None, "pending" (worked by the delegate) or "resolved" (back with the owner to confirm).
+    delegation: Mapped[str | None] = mapped_column(String(20))
+    # 催办 raises it; the inbox sorts by it.
+    priority: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    urged_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_urged_at: Mapped[datetime | None]
 
 
 # --- audit -------------------------------------------------------------------------------------
@@ -249,3 +263,52 @@ class AuditStream(Base):
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     head: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TaskComment(Base):
+    """审批意见 and the reasons given for returns, withdrawals and urges, kept with the task."""
+
+    __tablename__ = "task_comment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # comment, return, withdraw, urge, transfer, delegate
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(64))
+    org_code: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- access --------------------------------------------------------------------------------------
+
+
+class ApiToken(Base):
+    """Bearer tokens and browser sessions: only their sha256 is stored; they expire and can be revoked."""
+
+    __tablename__ = "api_token"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("user_account.username"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # bearer or session
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins, counted per user and per address to slow down password guessing."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_user", "username", "at"),
+        Index("ix_login_attempt_address", "address", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
