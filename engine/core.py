@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from engine.commands.deploying import DeploymentCommands
+from engine.commands.operations import TaskOperations
 from engine.commands.people import PeopleCommands
-from engine.commands.tasks import TaskCommands
+from engine.commands.queries import Queries
 from engine.errors import DatabaseUnavailable
 from engine.principal import Principal
 
 __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
-class Engine(PeopleCommands, DeploymentCommands, TaskCommands):
+class Engine(PeopleCommands, DeploymentCommands, TaskOperations, Queries):
     """Every command of the engine; see engine/commands/ for each group."""

@@ -69,6 +69,8 @@ class OrgUnit(Base):
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("org_unit.code"), index=True)
     # For committees: "residents" or "villagers"; decides which counterpart role works its lanes.
     kind: Mapped[str | None] = mapped_column(String(20))
+    # "shanghai/huangpu/wuliqiao/": the codes from the root down, for "at or below" range queries.
+    path: Mapped[str] = mapped_column(String(600), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -160,6 +162,7 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)
+    org_path: Mapped[str] = mapped_column(String(600), default="", server_default="", index=True)
     started_by: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
@@ -200,6 +203,7 @@ class HumanTask(Base):
         Index("ix_human_task_assignee", "assignee", "status", "created_at"),
         Index("ix_human_task_completed_by", "completed_by", "status", "completed_at"),
         Index("ix_human_task_org", "org_code", "status", "created_at"),
+        Index("ix_human_task_org_path", "org_path", "status"),
         Index("ix_human_task_due", "status", "due_at"),
         Index("ix_human_task_business_key", "business_key"),
     )
@@ -211,6 +215,7 @@ class HumanTask(Base):
     name: Mapped[str] = mapped_column(String(300))
     role: Mapped[str | None] = mapped_column(String(64))
     org_code: Mapped[str | None] = mapped_column(String(64))
+    org_path: Mapped[str] = mapped_column(String(600), default="", server_default="")
     why: Mapped[str] = mapped_column(Text)
     assignee: Mapped[str | None] = mapped_column(String(64))
     form_key: Mapped[str | None] = mapped_column(String(100))

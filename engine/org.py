@@ -16,6 +16,7 @@ class Candidate:
     role: str | None
     org_code: str | None
     why: str
+    org_path: str = ""
 
 
 def get_unit(session: Session, code: str) -> OrgUnit:
@@ -36,6 +37,17 @@ def ancestors(session: Session, unit: OrgUnit) -> list[OrgUnit]:
         seen.add(parent.code)
         chain.append(parent)
     return chain
+
+
+def path_for(session: Session, parent_code: str | None, code: str) -> str:
+    """The materialized path of a new unit: its parent's path plus its own code."""
+    parent = get_unit(session, parent_code) if parent_code else None
+    return (parent.path if parent else "") + code + "/"
+
+
+def path_range(path: str) -> tuple[str, str]:
+    """Bounds of every path at or below `path`, for an index range scan ('/' + 1 is '0')."""
+    return path, path[:-1] + "0"
 
 
 def is_within(session: Session, unit_code: str, scope_code: str) -> bool:
@@ -77,10 +89,12 @@ def resolve_candidate(
             None,
             instance_unit.code,
             f"the step is in no lane with a known role, so any official of {instance_unit.name} may do it",
+            instance_unit.path,
         )
     if explicit_code:
         unit = get_unit(session, explicit_code)
-        return Candidate(role, unit.code, f"{role} of {unit.name}, because the process data names {unit.name}")
+        why = f"{role} of {unit.name}, because the process data names {unit.name}"
+        return Candidate(role, unit.code, why, unit.path)
     for unit in ancestors(session, instance_unit):
         fitting = _fits(role, unit)
         if fitting is None:
@@ -89,9 +103,10 @@ def resolve_candidate(
             why = f"{fitting} of {unit.name}, because the instance belongs to {unit.name}"
         else:
             why = f"{fitting} of {unit.name}, because the instance belongs to {instance_unit.name}"
-        return Candidate(fitting, unit.code, why)
+        return Candidate(fitting, unit.code, why, unit.path)
     return Candidate(
         role,
         instance_unit.code,
         f"{role} of {instance_unit.name}: no org unit above {instance_unit.name} is at the level of {role}",
+        instance_unit.path,
     )

@@ -38,7 +38,14 @@ class PeopleCommands(EngineBase):
             org.validate_new_unit(session, code, level, parent)
             if kind not in (None, "residents", "villagers"):
                 raise RuleBroken("kind must be residents or villagers.")
-            unit = OrgUnit(code=code, name=name, level=level, parent_code=parent, kind=kind)
+            unit = OrgUnit(
+                code=code,
+                name=name,
+                level=level,
+                parent_code=parent,
+                kind=kind,
+                path=org.path_for(session, parent, code),
+            )
             session.add(unit)
             AuditLog(session).append_system(by.actor(), "org_unit_added", code, views.org_unit(unit))
             return views.org_unit(unit)
