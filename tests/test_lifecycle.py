@@ -56,7 +56,9 @@ def test_verification_names_audit_rows_removed_from_the_end_of_a_chain(engine: E
             conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
         else:
             conn.execute(text("DROP TRIGGER audit_event_no_delete"))
-        conn.execute(text("DELETE FROM audit_event WHERE stream = :s AND seq = :q"), {"s": instance["id"], "q": last_seq})
+        conn.execute(
+            text("DELETE FROM audit_event WHERE stream = :s AND seq = :q"), {"s": instance["id"], "q": last_seq}
+        )
         if engine.dialect == "postgresql":
             conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
     result = engine.verify_audit()
