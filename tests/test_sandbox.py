@@ -22,13 +22,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine.spiff.sandbox import (
-    SandboxedEnvironment,
-    SandboxedScriptEngine,
-    ScriptRefusedError,
-    check_expression,
-    check_script,
-)
+from engine.spiff.sandbox import SandboxedEnvironment, SandboxedScriptEngine
+from engine.spiff.sandbox_policy import ScriptRefusedError, check_expression, check_script
 
 T = TypeVar("T")
 

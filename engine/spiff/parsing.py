@@ -38,7 +38,7 @@ from engine.spiff.bpmn_checks import (
 )
 from engine.spiff.bpmn_parser import GovflowBpmnParser
 from engine.spiff.safe_xml import BPMN_NS, XmlRefused
-from engine.spiff.sandbox import check_expression, check_script
+from engine.spiff.sandbox_policy import check_expression, check_script
 from engine.spiff.spec_rewrites import rewrite_specs
 from engine.spiff.spiff_errors import problem_from_exception, reported_by_checks
 
