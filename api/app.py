@@ -4,32 +4,98 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, request, send_from_directory
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
 from sqlalchemy import text
+from swagger_ui_bundle import swagger_ui_path
 
+from api import auth, errors, metrics
+from api.routes import access, audit, deployments, instances, people, tasks
+from api.schemas import HealthSchema
 from engine import Engine
 from engine.config import Settings
+
+# Uploads (deployment bundles) may be large; every other body is JSON and small.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_JSON_BYTES = 1024 * 1024
+
+health = Blueprint("health", __name__, url_prefix="/api/v1", description="Health")
+
+
+@health.route("/healthz")
+class Health(MethodView):
+    @health.response(200, HealthSchema)
+    def get(self) -> dict:
+        """Whether the API can reach its database."""
+        engine = auth.engine()
+        with engine.reading() as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": engine.dialect}
+
+
+class GovflowApi(Api):
+    """flask-smorest's Api, with errors rendered as problem+json like every other error."""
+
+    def handle_http_exception(self, error):  # noqa: ANN001, ANN201 - flask-smorest's hook
+        return errors.handle_http_exception(error)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.config.update(
+        API_TITLE="govflow",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/v1/docs/assets/",
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        JSON_AS_ASCII=False,
+    )
     app.config.update(config or {})
+    app.json.ensure_ascii = False
     engine = app.config.get("GOVFLOW_ENGINE") or Engine(
         Settings.from_env(database_url=app.config.get("GOVFLOW_DATABASE_URL"))
     )
     app.extensions["govflow"] = engine
 
-    @app.get("/api/v1/healthz")
-    def healthz():  # noqa: ANN202
-        with engine.reading() as session:
-            session.execute(text("SELECT 1"))
-        return jsonify(status="ok", database=engine.dialect)
+    api = GovflowApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "govflow REST API: deploy procedures, run instances, work tasks, audit."},
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme(
+        "sessionCookie", {"type": "apiKey", "in": "cookie", "name": auth.SESSION_COOKIE}
+    )
+    api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
+    for blueprint in (health, access.blp, people.blp, deployments.blp, instances.blp, tasks.blp, audit.blp):
+        api.register_blueprint(blueprint)
+
+    errors.register(app)
+    auth.register(app)
+    metrics.register(app)
+
+    @app.before_request
+    def _limit_json_bodies() -> None:
+        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > MAX_JSON_BYTES:
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+
+    @app.get("/api/v1/docs/assets/<path:filename>")
+    def swagger_assets(filename: str):  # noqa: ANN202
+        return send_from_directory(swagger_ui_path, filename)
 
     @app.get("/")
     def home():  # noqa: ANN202
         return (
             "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>govflow</title>"
-            "<h1>govflow 基层治理流程引擎</h1><p>REST API: <a href='/api/v1/healthz'>/api/v1/healthz</a></p></html>"
+            "<h1>govflow 基层治理流程引擎</h1>"
+            "<p>REST API 文档: <a href='/api/v1/docs'>/api/v1/docs</a></p></html>"
         )
 
     return app

@@ -24,6 +24,9 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     # argon2id cost profile for new password hashes: "strong" (RFC 9106 low-memory) or "fast" (tests).
     password_profile: str = "strong"
+    # Lifetime of bearer tokens and of browser sessions, in seconds.
+    token_ttl: int = 8 * 3600
+    session_ttl: int = 12 * 3600
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -37,6 +40,10 @@ class Settings:
             values["script_time_limit"] = float(env["GOVFLOW_SCRIPT_TIME_LIMIT"])
         if env.get("GOVFLOW_SQLITE_SYNCHRONOUS"):
             values["sqlite_synchronous"] = env["GOVFLOW_SQLITE_SYNCHRONOUS"].upper()
+        if env.get("GOVFLOW_TOKEN_TTL"):
+            values["token_ttl"] = int(env["GOVFLOW_TOKEN_TTL"])
+        if env.get("GOVFLOW_SESSION_TTL"):
+            values["session_ttl"] = int(env["GOVFLOW_SESSION_TTL"])
         if env.get("GOVFLOW_PASSWORD_PROFILE"):
             values["password_profile"] = env["GOVFLOW_PASSWORD_PROFILE"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from engine.commands.access import AccessCommands
 from engine.commands.deploying import DeploymentCommands
 from engine.commands.operations import TaskOperations
 from engine.commands.people import PeopleCommands
 from engine.commands.queries import Queries
+from engine.commands.stats import StatsQueries
 from engine.errors import DatabaseUnavailable
 from engine.principal import Principal
 
 __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
-class Engine(PeopleCommands, DeploymentCommands, TaskOperations, Queries):
+class Engine(AccessCommands, PeopleCommands, DeploymentCommands, TaskOperations, Queries, StatsQueries):
     """Every command of the engine; see engine/commands/ for each group."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from gunicorn.app.base import BaseApplication
 from gunicorn.util import import_app
 
@@ -22,6 +25,9 @@ class _Server(BaseApplication):
 
 
 def run_gunicorn(host: str, port: int, workers: int) -> None:
+    # Every worker writes its metrics here so /metrics can add them up (prometheus_client multiprocess).
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="govflow-metrics-")
     _Server(
         {
             "bind": f"{host}:{port}",
@@ -33,5 +39,12 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             "keepalive": 5,
             "accesslog": "-",
             "limit_request_line": 8190,
+            "child_exit": _child_exit,
         }
     ).run()
+
+
+def _child_exit(_server, worker) -> None:  # noqa: ANN001 - gunicorn's hook
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

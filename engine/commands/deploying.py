@@ -19,9 +19,15 @@ from engine.principal import Principal
 from engine.roles import ADMIN, DESIGNER
 
 
-class DeploymentCommands(EngineBase):
-    def validate_bundle(self, files: dict[str, bytes]) -> dict:
+def _require_designer(by: Principal) -> None:
+    if not by.is_system and not by.person.has_role(DESIGNER) and not by.person.has_role(ADMIN):
+        raise NotAllowed("Only process designers may validate and deploy bundles.")
 
+
+class DeploymentCommands(EngineBase):
+    def validate_bundle(self, files: dict[str, bytes], by: Principal | None = None) -> dict:
+        """Every deploy check, nothing deployed: {ok, errors, warnings}."""
+        _require_designer(by or Principal.system())
         with self.reading() as session:
             try:
                 parsed = deployments.validate(session, files)
@@ -31,8 +37,7 @@ class DeploymentCommands(EngineBase):
 
     def deploy(self, files: dict[str, bytes], by: Principal | None = None) -> dict:
         by = by or Principal.system()
-        if not by.is_system and not by.person.has_role(DESIGNER) and not by.person.has_role(ADMIN):
-            raise NotAllowed("Only process designers may deploy.")
+        _require_designer(by)
         with self.transaction() as session:
             return deployments.deploy(session, files, by.actor(DESIGNER), self.specs).as_dict()
 

@@ -1,0 +1,412 @@
+"""Request and response schemas: they validate input, shape output and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class StrictSchema(Schema):
+    """Unknown fields in a request are an error, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+# --- common ------------------------------------------------------------------------------------
+
+
+class PageArgsSchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Dict())
+
+
+class CandidateSchema(Schema):
+    role = fields.String(allow_none=True)
+    org_unit = fields.String(allow_none=True)
+
+
+class ActorSchema(Schema):
+    username = fields.String()
+    role = fields.String(allow_none=True)
+    org_unit = fields.String(allow_none=True)
+
+
+# --- auth and people --------------------------------------------------------------------------------
+
+
+class CredentialsSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(1, 64))
+    password = fields.String(required=True, validate=validate.Length(1, 200), load_only=True)
+
+
+class HoldingSchema(Schema):
+    role = fields.String()
+    org_unit = fields.String()
+
+
+class UserSchema(Schema):
+    username = fields.String()
+    display_name = fields.String()
+    org_unit = fields.String(allow_none=True, metadata={"description": "the unit of the first role held"})
+    roles = fields.List(fields.String())
+    holdings = fields.List(fields.Nested(HoldingSchema))
+
+
+class TokenSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    user = fields.Nested(UserSchema)
+
+
+class SessionSchema(Schema):
+    csrf_token = fields.String()
+    expires_in = fields.Integer()
+    user = fields.Nested(UserSchema)
+
+
+class OrgUnitSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent = fields.String(allow_none=True)
+    kind = fields.String(allow_none=True)
+
+
+class OrgUnitListSchema(Schema):
+    items = fields.List(fields.Nested(OrgUnitSchema))
+
+
+class NewOrgUnitSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]{1,64}$"))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    level = fields.String(
+        required=True, validate=validate.OneOf(["city", "district", "subdistrict", "township", "committee"])
+    )
+    parent = fields.String(load_default=None, validate=validate.Length(max=64))
+    kind = fields.String(load_default=None, validate=validate.OneOf(["residents", "villagers"]))
+
+
+class NewUserSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{1,64}$"))
+    password = fields.String(required=True, validate=validate.Length(8, 200), load_only=True)
+    display_name = fields.String(load_default=None, validate=validate.Length(max=200))
+    roles = fields.List(
+        fields.Nested(
+            type(
+                "NewHoldingSchema",
+                (StrictSchema,),
+                {
+                    "role": fields.String(required=True, validate=validate.Length(1, 64)),
+                    "org_unit": fields.String(required=True, validate=validate.Length(1, 64)),
+                },
+            )
+        ),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+class CreatedUserSchema(Schema):
+    username = fields.String()
+    display_name = fields.String()
+    roles = fields.List(fields.Nested(HoldingSchema))
+
+
+# --- deployments --------------------------------------------------------------------------------
+
+
+class UploadProblemSchema(Schema):
+    file = fields.String()
+    element_id = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    message = fields.String()
+
+
+class DeployedProcessSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    unchanged = fields.Boolean()
+
+
+class DeploymentSchema(Schema):
+    id = fields.String()
+    processes = fields.List(fields.Nested(DeployedProcessSchema))
+    forms = fields.List(fields.Dict())
+    warnings = fields.List(fields.Nested(UploadProblemSchema))
+
+
+class ValidationReportSchema(Schema):
+    ok = fields.Boolean()
+    errors = fields.List(fields.Nested(UploadProblemSchema))
+    warnings = fields.List(fields.Nested(UploadProblemSchema))
+
+
+class DefinitionArgsSchema(StrictSchema):
+    key = fields.String(load_default=None, validate=validate.Length(max=100))
+    latest = fields.Boolean(load_default=False)
+
+
+class DefinitionSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    deployment_id = fields.String()
+    deployed_at = fields.String()
+    deployed_by = fields.String()
+
+
+class DefinitionListSchema(Schema):
+    items = fields.List(fields.Nested(DefinitionSchema))
+
+
+class VersionArgsSchema(StrictSchema):
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+
+class TaskSummarySchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    element_id = fields.String()
+    instance_id = fields.String()
+    process_key = fields.String()
+    business_key = fields.String(allow_none=True)
+    status = fields.String()
+    assignee = fields.String(allow_none=True)
+    owner = fields.String(allow_none=True)
+    delegation = fields.String(allow_none=True)
+    priority = fields.Integer()
+    urged_count = fields.Integer()
+    candidate = fields.Nested(CandidateSchema)
+    due_at = fields.String(allow_none=True)
+    created_at = fields.String(allow_none=True)
+
+
+class TaskFormSchema(Schema):
+    key = fields.String()
+    schema = fields.Dict(allow_none=True)
+
+
+class TaskDetailSchema(TaskSummarySchema):
+    why = fields.String()
+    form = fields.Nested(TaskFormSchema, allow_none=True)
+    data = fields.Dict()
+    completed_at = fields.String(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class TaskPageSchema(Schema):
+    items = fields.List(fields.Nested(TaskSummarySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TaskQuerySchema(PageArgsSchema):
+    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "candidate", "all"]))
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "completed"]))
+    process_key = fields.String(load_default=None, validate=validate.Length(max=100))
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    due_before = fields.AwareDateTime(load_default=None, default_timezone=None)
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    sort = fields.String(load_default="created", validate=validate.OneOf(["created", "-created", "due", "priority"]))
+
+
+class CompleteSchema(StrictSchema):
+    data = fields.Dict(load_default=dict)
+
+
+class InstanceRefSchema(Schema):
+    id = fields.String()
+    status = fields.String()
+    error = fields.Dict(allow_none=True)
+
+
+class CompletedSchema(Schema):
+    instance = fields.Nested(InstanceRefSchema)
+    next_tasks = fields.List(fields.Nested(TaskSummarySchema))
+
+
+class HandOnSchema(StrictSchema):
+    to = fields.String(required=True, validate=validate.Length(1, 64))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ReturnSchema(StrictSchema):
+    to_element = fields.String(load_default=None, validate=validate.Length(max=200))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ReasonSchema(StrictSchema):
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CommentInSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class UrgeSchema(StrictSchema):
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CommentSchema(Schema):
+    id = fields.Integer()
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    kind = fields.String()
+    text = fields.String()
+    at = fields.String()
+    author = fields.Nested(ActorSchema)
+
+
+class CommentListSchema(Schema):
+    items = fields.List(fields.Nested(CommentSchema))
+
+
+class TaskCountsSchema(Schema):
+    mine = fields.Integer()
+    candidate = fields.Integer()
+    completed = fields.Integer()
+
+
+# --- instances ------------------------------------------------------------------------------------
+
+
+class StartSchema(StrictSchema):
+    process_key = fields.String(required=True, validate=validate.Length(1, 100))
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    org_unit = fields.String(required=True, validate=validate.Length(1, 64))
+    business_key = fields.String(load_default=None, validate=validate.Length(max=200))
+    variables = fields.Dict(load_default=dict)
+
+
+class InstanceSummarySchema(Schema):
+    id = fields.String()
+    status = fields.String()
+    process_key = fields.String()
+    version = fields.Integer()
+    org_unit = fields.String()
+    business_key = fields.String(allow_none=True)
+    started_by = fields.String()
+    started_at = fields.String()
+    ended_at = fields.String(allow_none=True)
+
+
+class InstanceSchema(InstanceSummarySchema):
+    variables = fields.Dict()
+    error = fields.Dict(allow_none=True)
+    tasks = fields.List(fields.Nested(TaskSummarySchema))
+
+
+class InstancePageSchema(Schema):
+    items = fields.List(fields.Nested(InstanceSummarySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class InstanceQuerySchema(PageArgsSchema):
+    process_key = fields.String(load_default=None, validate=validate.Length(max=100))
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(["running", "completed", "cancelled", "suspended", "failed"])
+    )
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    started_from = fields.AwareDateTime(load_default=None)
+    started_to = fields.AwareDateTime(load_default=None)
+
+
+class CancelSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class RetrySchema(StrictSchema):
+    variables = fields.Dict(load_default=dict)
+
+
+class MessageSchema(StrictSchema):
+    payload = fields.Dict(load_default=dict)
+
+
+class JobSchema(Schema):
+    id = fields.String()
+    element_id = fields.String()
+    kind = fields.String()
+    due_at = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+
+
+class JobListSchema(Schema):
+    items = fields.List(fields.Nested(JobSchema))
+
+
+class PathSchema(Schema):
+    completed = fields.List(fields.String())
+    active = fields.List(fields.String())
+    flows = fields.List(fields.String())
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ExportArgsSchema(StrictSchema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+class AuditEventSchema(Schema):
+    instance_id = fields.String(allow_none=True)
+    seq = fields.Integer()
+    at = fields.String()
+    actor = fields.Nested(ActorSchema)
+    action = fields.String()
+    element_id = fields.String(allow_none=True)
+    data = fields.Dict()
+    hash = fields.String()
+    prev_hash = fields.String()
+
+
+class AuditEventListSchema(Schema):
+    items = fields.List(fields.Nested(AuditEventSchema))
+
+
+class AuditEventPageSchema(AuditEventListSchema):
+    next_cursor = fields.String(allow_none=True)
+
+
+class AuditQuerySchema(PageArgsSchema):
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+    actor = fields.String(load_default=None, validate=validate.Length(max=64))
+    action = fields.String(load_default=None, validate=validate.Length(max=40))
+    from_ = fields.AwareDateTime(data_key="from", load_default=None)
+    to = fields.AwareDateTime(load_default=None)
+
+
+class VerifyArgsSchema(StrictSchema):
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+
+
+class BrokenLinkSchema(Schema):
+    instance_id = fields.String(allow_none=True)
+    seq = fields.Integer()
+    reason = fields.String()
+
+
+class VerificationSchema(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer()
+    broken = fields.List(fields.Nested(BrokenLinkSchema))
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
