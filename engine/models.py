@@ -17,32 +17,30 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import JSON
+from sqlalchemy.types import JSON, TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(DateTime):
-    """Timezone-aware datetimes on both databases (SQLite stores them naive; we read them back as UTC)."""
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no zone; we store and read UTC)."""
 
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
-    def result_processor(self, dialect, coltype):  # noqa: ANN001, ANN201 - SQLAlchemy hook
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value):  # noqa: ANN001, ANN202
-            if parent is not None:
-                value = parent(value)
-            if isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value
-
-        return process
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 NAMING = {

@@ -125,3 +125,50 @@ def petition(org: Engine) -> Engine:
 
 def who(engine: Engine, username: str) -> Principal:
     return engine.principal(username)
+
+
+# --- the REST API -------------------------------------------------------------------------------
+
+
+class ApiClient:
+    """Flask's test client with a bearer token per official."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+        self.http = app.test_client()
+        self.tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            response = self.http.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+            assert response.status_code == 200, response.json
+            self.tokens[username] = response.json["access_token"]
+        return self.tokens[username]
+
+    def call(self, method: str, path: str, as_user: str | None = None, **kwargs):  # noqa: ANN201
+        headers = kwargs.pop("headers", {})
+        if as_user:
+            headers["Authorization"] = f"Bearer {self.token(as_user)}"
+        return self.http.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, as_user: str | None = None, **kwargs):  # noqa: ANN201
+        return self.call("GET", path, as_user, **kwargs)
+
+    def post(self, path: str, as_user: str | None = None, **kwargs):  # noqa: ANN201
+        return self.call("POST", path, as_user, **kwargs)
+
+
+@pytest.fixture
+def api(petition: Engine) -> ApiClient:
+    from api import create_app
+
+    return ApiClient(create_app({"GOVFLOW_ENGINE": petition, "TESTING": True}))
+
+
+def problem_of(response) -> dict:  # noqa: ANN001
+    """The problem+json body of an error response, after checking it is one."""
+    assert response.mimetype == "application/problem+json", (response.status_code, response.data[:300])
+    body = response.json
+    assert body["status"] == response.status_code
+    assert body["detail"] and "Traceback" not in body["detail"]
+    return body

@@ -1,0 +1,95 @@
+"""Signing in over the API: tokens expire and can be revoked; sessions need CSRF; guessing is slowed down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from engine import Engine
+from engine.models import ApiToken, utcnow
+from tests.conftest import PASSWORD, ApiClient, problem_of
+
+
+def test_an_official_signs_in_and_sees_who_they_are(api: ApiClient) -> None:
+    response = api.post("/auth/token", json={"username": "wang", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.json
+    assert body["token_type"] == "Bearer"
+    assert 0 < body["expires_in"] <= 8 * 3600
+    assert body["user"]["username"] == "wang"
+    assert body["user"]["roles"] == ["residents_committee"]
+    assert body["user"]["org_unit"] == "qiaoyi"
+    me = api.get("/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200 and me.json["username"] == "wang"
+
+
+def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(api: ApiClient) -> None:
+    wrong = api.post("/auth/token", json={"username": "wang", "password": "not-the-password"})
+    unknown = api.post("/auth/token", json={"username": "nobody", "password": "not-the-password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert problem_of(wrong)["detail"] == problem_of(unknown)["detail"]
+
+
+def test_repeated_failures_lock_the_user_out_for_a_while(api: ApiClient) -> None:
+    for _ in range(5):
+        assert api.post("/auth/token", json={"username": "wang", "password": "guess-guess"}).status_code == 401
+    locked = api.post("/auth/token", json={"username": "wang", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+    assert "try again" in problem_of(locked)["detail"]
+    # another official from the same address is not locked out by wang's failures alone
+    assert api.post("/auth/token", json={"username": "zhang", "password": PASSWORD}).status_code == 200
+
+
+def test_requests_without_a_valid_token_are_refused(api: ApiClient, petition: Engine) -> None:
+    assert problem_of(api.get("/me"))["status"] == 401
+    assert api.get("/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+    assert api.get("/me", headers={"Authorization": "Basic d2FuZzp4"}).status_code == 401
+    token = api.token("wang")
+    with petition.transaction() as session:
+        session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    expired = api.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401
+    assert "expired" in problem_of(expired)["detail"]
+
+
+def test_a_revoked_token_stops_working(api: ApiClient) -> None:
+    token = api.token("wang")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.call("DELETE", "/auth/token", headers=dict(headers)).status_code == 204
+    assert api.get("/me", headers=headers).status_code == 401
+
+
+def test_tokens_are_stored_only_as_hashes(api: ApiClient, petition: Engine) -> None:
+    token = api.token("wang")
+    with petition.reading() as session:
+        stored = [t.token_hash for t in session.query(ApiToken).all()]
+    assert token not in stored and all(len(h) == 64 for h in stored)
+
+
+def test_a_browser_session_needs_its_csrf_token_to_write(api: ApiClient) -> None:
+    response = api.post("/auth/session", json={"username": "wang", "password": PASSWORD})
+    assert response.status_code == 200
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    csrf = response.json["csrf_token"]
+    assert api.get("/me").status_code == 200  # reads need only the cookie
+    start = {"process_key": "petition_review", "org_unit": "qiaoyi"}
+    refused = api.post("/process-instances", json=start)
+    assert refused.status_code == 403 and "CSRF" in problem_of(refused)["detail"]
+    assert api.post("/process-instances", json=start, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert api.post("/process-instances", json=start, headers={"X-CSRF-Token": csrf}).status_code == 201
+    assert api.call("DELETE", "/auth/session").status_code == 204
+    assert api.get("/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"username": "wang"}, {"username": "wang", "password": PASSWORD, "extra": 1}, {"username": 5, "password": "x"}],
+)
+def test_a_malformed_sign_in_is_answered_field_by_field(api: ApiClient, body: dict) -> None:
+    response = api.post("/auth/token", json=body)
+    assert response.status_code == 422
+    assert problem_of(response)["errors"]
