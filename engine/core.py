@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.commands.access import AccessCommands
 from engine.commands.deploying import DeploymentCommands
+from engine.commands.jobs import JobCommands
 from engine.commands.operations import TaskOperations
 from engine.commands.people import PeopleCommands
 from engine.commands.queries import Queries
@@ -14,5 +15,5 @@ from engine.principal import Principal
 __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
-class Engine(AccessCommands, PeopleCommands, DeploymentCommands, TaskOperations, Queries, StatsQueries):
+class Engine(AccessCommands, PeopleCommands, DeploymentCommands, JobCommands, TaskOperations, Queries, StatsQueries):
     """Every command of the engine; see engine/commands/ for each group."""
