@@ -25,7 +25,7 @@ from engine.models import (
     utcnow,
 )
 from engine.principal import Principal
-from engine.roles import ADMIN, AUDITOR, role_of_lane
+from engine.roles import ADMIN, LANE_ROLES, role_of_lane
 from engine.spiff import runtime
 from engine.store import LiveWorkflow
 
@@ -99,14 +99,16 @@ class InstanceCommands(EngineBase):
     def _starter(self, session: Session, by: Principal, unit: OrgUnit) -> Actor:
         if by.is_system:
             return by.actor(org_code=unit.code)
+        # Officials start procedures for their own unit or units below it; admins anywhere in their reach.
+        # Designers and auditors do not create cases.
         for holding in by.person.holdings:
-            if holding.role in (AUDITOR,):
+            if holding.role not in LANE_ROLES and holding.role != ADMIN:
                 continue
-            if org.is_within(session, unit.code, holding.org_code) or org.is_within(
-                session, holding.org_code, unit.code
-            ):
+            if org.is_within(session, unit.code, holding.org_code):
                 return by.actor(holding.role, holding.org_code)
-        raise NotAllowed(f"{by.username} holds no role that reaches {unit.name}, so may not start a procedure there.")
+        raise NotAllowed(
+            f"{by.username} holds no official role that reaches {unit.name}, so may not start a procedure there."
+        )
 
     def _advance(
         self,
