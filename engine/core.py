@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.commands.access import AccessCommands
 from engine.commands.deploying import DeploymentCommands
 from engine.commands.jobs import JobCommands
+from engine.commands.messages import MessageCommands
 from engine.commands.operations import TaskOperations
 from engine.commands.people import PeopleCommands
 from engine.commands.queries import Queries
@@ -15,5 +16,14 @@ from engine.principal import Principal
 __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
-class Engine(AccessCommands, PeopleCommands, DeploymentCommands, JobCommands, TaskOperations, Queries, StatsQueries):
+class Engine(
+    AccessCommands,
+    PeopleCommands,
+    DeploymentCommands,
+    JobCommands,
+    MessageCommands,
+    TaskOperations,
+    Queries,
+    StatsQueries,
+):
     """Every command of the engine; see engine/commands/ for each group."""

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from engine.audit import Actor, AuditLog
-from engine.errors import BundleInvalid, Problem
+from engine.errors import BundleInvalid, NotFound, Problem
 from engine.models import Blob, Deployment, DeploymentFile, FormDefinition, ProcessDefinition, utcnow
 from engine.spiff.parsing import ParsedBundle, parse_bundle
 from engine.spiff.safe_xml import BPMN_NS, read_xml
@@ -169,6 +169,18 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, specs: SpecC
         },
     )
     return result
+
+
+def find_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
+    """The pinned version of a process, or its latest; NotFound with a sentence otherwise."""
+    query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+    if version is not None:
+        query = query.where(ProcessDefinition.version == version)
+    definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    if definition is None:
+        pinned = f" version {version}" if version is not None else ""
+        raise NotFound(f"There is no deployed process {key!r}{pinned}.")
+    return definition
 
 
 def sequence_flows(xml: bytes, process_id: str) -> list[list[str]]:

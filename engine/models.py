@@ -152,7 +152,10 @@ class FormDefinition(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_process_instance_key_status", "process_key", "status"),)
+    __table_args__ = (
+        Index("ix_process_instance_key_status", "process_key", "status"),
+        Index("ix_process_instance_started", "started_at"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     definition_id: Mapped[str] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(100))
@@ -202,6 +205,8 @@ class HumanTask(Base):
         Index("ix_human_task_completed_by", "completed_by", "status", "completed_at"),
         Index("ix_human_task_org", "org_code", "status", "created_at"),
         Index("ix_human_task_org_path", "org_path", "status"),
+        Index("ix_human_task_priority", "status", "priority", "created_at"),
+        Index("ix_human_task_process", "status", "process_key", "created_at"),
         Index("ix_human_task_due", "status", "due_at"),
         Index("ix_human_task_business_key", "business_key"),
     )
@@ -243,6 +248,8 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("stream", "seq"),
         Index("ix_audit_event_actor", "actor", "at"),
+        Index("ix_audit_event_at", "at"),
+        Index("ix_audit_event_action", "action", "at"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     stream: Mapped[str] = mapped_column(String(64))  # the instance id, or "system"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime
 
-from engine.models import AuditEvent, HumanTask, OrgUnit, ProcessDefinition, ProcessInstance
+from engine.models import AuditEvent, HumanTask, OrgUnit, ProcessDefinition, ProcessInstance, TaskComment
 
 
 def iso(at: datetime | None) -> str | None:
@@ -87,3 +90,82 @@ def audit_event(event: AuditEvent) -> dict:
 
 def org_unit(unit: OrgUnit) -> dict:
     return {"code": unit.code, "name": unit.name, "level": unit.level, "parent": unit.parent_code, "kind": unit.kind}
+
+
+def inbox_item(task: HumanTask) -> dict:
+    """A task summary with what the inbox sorts and marks by (priority, urges, delegation)."""
+    return task_summary(task) | {
+        "owner": task.owner,
+        "delegation": task.delegation,
+        "priority": task.priority,
+        "urged_count": task.urged_count,
+    }
+
+
+def task_record(task: HumanTask) -> dict:
+    """Everything the work queue holds about a task, for case exports."""
+    return inbox_item(task) | {
+        "why": task.why,
+        "form_key": task.form_key,
+        "claimed_at": iso(task.claimed_at),
+        "completed_at": iso(task.completed_at),
+        "completed_by": task.completed_by,
+        "last_urged_at": iso(task.last_urged_at),
+    }
+
+
+def case_comment(comment: TaskComment) -> dict:
+    return {
+        "id": comment.id,
+        "task_id": comment.task_id,
+        "element_id": comment.element_id,
+        "kind": comment.kind,
+        "text": comment.text,
+        "at": iso(comment.at),
+        "author": {"username": comment.username, "role": comment.role, "org_unit": comment.org_code},
+    }
+
+
+def definition_detail(definition: ProcessDefinition) -> dict:
+    return definition_summary(definition) | {
+        "bpmn_sha256": definition.bpmn_sha256,
+        "user_tasks": definition.user_tasks,
+        "forms": definition.forms,
+        "sequence_flows": definition.sequence_flows,
+    }
+
+
+def case_export(
+    instance: ProcessInstance,
+    definition: ProcessDefinition,
+    tasks: list[HumanTask],
+    events: list[AuditEvent],
+    comments: list[TaskComment],
+) -> dict:
+    """The whole case as JSON: what an auditor files, with the head of its audit chain."""
+    return {
+        "instance": instance_summary(instance) | {"variables": instance.variables, "error": instance.error},
+        "definition": {"key": definition.key, "version": definition.version, "bpmn_sha256": definition.bpmn_sha256},
+        "tasks": [task_record(t) for t in tasks],
+        "events": [audit_event(e) for e in events],
+        "comments": [case_comment(c) for c in comments],
+        "chain_head": instance.audit_head,
+    }
+
+
+CASE_CSV_COLUMNS = ("seq", "at", "actor", "role", "org_unit", "action", "element_id", "data")
+
+
+def case_csv(instance: ProcessInstance, events: list[AuditEvent]) -> str:
+    """The case's audit events as one CSV table; the first line, a comment, names the chain head."""
+    out = io.StringIO()
+    out.write(
+        f"# case {instance.id} ({instance.process_key} v{instance.process_version}), "
+        f"{len(events)} events, chain head {instance.audit_head}\n"
+    )
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CASE_CSV_COLUMNS)
+    for e in events:
+        data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        writer.writerow([e.seq, iso(e.at), e.actor, e.actor_role, e.actor_org, e.action, e.element_id, data])
+    return out.getvalue()

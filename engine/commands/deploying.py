@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from engine import deployments, views
 from engine.commands.base import EngineBase
 from engine.errors import (
     BundleInvalid,
     NotAllowed,
-    NotFound,
 )
 from engine.models import (
     ProcessDefinition,
@@ -53,13 +51,3 @@ class DeploymentCommands(EngineBase):
                     newest[row.key] = row
                 rows = list(newest.values())
             return [views.definition_summary(r) for r in rows]
-
-    def _definition(self, session: Session, key: str, version: int | None) -> ProcessDefinition:
-        query = select(ProcessDefinition).where(ProcessDefinition.key == key)
-        if version is not None:
-            query = query.where(ProcessDefinition.version == version)
-        definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
-        if definition is None:
-            pinned = f" version {version}" if version is not None else ""
-            raise NotFound(f"There is no deployed process {key!r}{pinned}.")
-        return definition

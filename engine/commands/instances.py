@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from engine import org, views
+from engine import deployments, org, views
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
 from engine.errors import (
@@ -50,7 +50,7 @@ class InstanceCommands(EngineBase):
         if variables is not None and not isinstance(variables, dict):
             raise RuleBroken("variables must be a JSON object.")
         with self.transaction() as session:
-            definition = self._definition(session, process_key, version)
+            definition = deployments.find_definition(session, process_key, version)
             unit = org.get_unit(session, org_code)
             actor = self._starter(session, by, unit)
             instance = ProcessInstance(

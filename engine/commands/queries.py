@@ -1,9 +1,364 @@
-"""Reading: the inbox, instance search, audit events, the path on the diagram and case exports."""
+"""Reading: the inbox, instance search, audit events, the path on the diagram and case exports.
+
+Every list is a page: `{items, next_cursor}`, ordered by a fixed key that ends in the row's id, paged by
+keyset (the cursor holds the last row's sort values), never by offset. Every read keeps to the caller's
+reach: rows whose org path lies at or below a unit where the caller holds a role.
+"""
 
 from __future__ import annotations
 
-from engine.commands.base import EngineBase
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer
+
+from engine import deployments, org, paging, views
+from engine.audit import SYSTEM_STREAM
+from engine.audit import verify as verify_chains
+from engine.commands.base import COMPLETED, ENDED, OPEN, EngineBase
+from engine.diagram import diagram_path
+from engine.errors import NotAllowed, NotFound, RuleBroken
+from engine.models import (
+    AuditEvent,
+    Blob,
+    HumanTask,
+    OrgUnit,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskComment,
+    WorkflowTask,
+)
+from engine.paging import SortKey, check_limit
+from engine.principal import Principal
+from engine.roles import ADMIN, AUDITOR, LANE_ROLES
+from engine.spiff import runtime, timer_jobs
+
+SCOPES = ("mine", "candidate", "all")
+INSTANCE_STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
+READERS_OF_EVERYTHING = (AUDITOR, ADMIN)
+
+
+TASK_SORTS = {
+    "created": (SortKey(HumanTask.created_at), SortKey(HumanTask.id)),
+    "-created": (SortKey(HumanTask.created_at, descending=True), SortKey(HumanTask.id, descending=True)),
+    "due": (SortKey(HumanTask.due_at, nullable=True), SortKey(HumanTask.created_at), SortKey(HumanTask.id)),
+    "priority": (SortKey(HumanTask.priority, descending=True), SortKey(HumanTask.created_at), SortKey(HumanTask.id)),
+}
+INSTANCE_ORDER = (SortKey(ProcessInstance.started_at, descending=True), SortKey(ProcessInstance.id, descending=True))
+EVENT_ORDER = (SortKey(AuditEvent.at), SortKey(AuditEvent.id))
+
+
+# --- reach -----------------------------------------------------------------------------------------
+
+
+def within(column: InstrumentedAttribute, paths: list[str]) -> ColumnElement[bool]:
+    """The column's org path lies at or below one of `paths` (an index range scan per path)."""
+    if not paths:
+        return false()
+    return or_(*(and_(column >= low, column < high) for low, high in map(org.path_range, paths)))
+
+
+def _reads_everything(by: Principal) -> bool:
+    return by.is_system or any(h.role in READERS_OF_EVERYTHING for h in by.person.holdings)
+
+
+def _candidate_tasks(by: Principal) -> ColumnElement[bool]:
+    """Tasks nobody has claimed whose lane role the caller holds at the task's org unit."""
+    lanes = [
+        and_(HumanTask.role == h.role, HumanTask.org_code == h.org_code)
+        for h in by.person.holdings
+        if h.role in LANE_ROLES
+    ]
+    units = sorted({h.org_code for h in by.person.holdings if h.role in LANE_ROLES})
+    if units:  # a step in no lane with a known role: any official of its unit
+        lanes.append(and_(HumanTask.role.is_(None), HumanTask.org_code.in_(units)))
+    if not lanes:
+        return false()
+    return and_(HumanTask.assignee.is_(None), or_(*lanes))
 
 
 class Queries(EngineBase):
     """Reads answered from indexed columns; every read checks the caller's reach."""
+
+    def _reach(self, session: Session, by: Principal) -> list[str]:
+        """Org paths of the units where the caller holds a role, none inside another."""
+        codes = {h.org_code for h in by.person.holdings}
+        paths = sorted(p for p in session.execute(select(OrgUnit.path).where(OrgUnit.code.in_(codes))).scalars() if p)
+        kept: list[str] = []
+        for path in paths:
+            if not any(path.startswith(k) for k in kept):
+                kept.append(path)
+        return kept
+
+    def _at_city(self, session: Session, by: Principal) -> bool:
+        """System callers, and auditors or admins at a root of the org tree, read the system stream."""
+        if by.is_system:
+            return True
+        codes = {h.org_code for h in by.person.holdings if h.role in READERS_OF_EVERYTHING}
+        roots = select(OrgUnit.code).where(OrgUnit.code.in_(codes), OrgUnit.parent_code.is_(None))
+        return bool(codes) and session.execute(roots.limit(1)).first() is not None
+
+    def _readable_instance(self, session: Session, instance_id: str, by: Principal) -> ProcessInstance:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound(f"There is no process instance {instance_id}.")
+        if not by.is_system and not any(instance.org_path.startswith(p) for p in self._reach(session, by)):
+            raise NotAllowed(f"{by.username} may not see instances of org unit {instance.org_code}.")
+        return instance
+
+    # --- the inbox -----------------------------------------------------------------------------
+
+    def _task_scope(self, by: Principal, scope: str, status: str, reach: list[str]) -> ColumnElement[bool]:
+        if scope not in SCOPES:
+            raise RuleBroken("scope must be mine, candidate or all.")
+        mine = (HumanTask.completed_by if status == COMPLETED else HumanTask.assignee) == by.username
+        if by.is_system:
+            return {"mine": mine, "candidate": HumanTask.assignee.is_(None), "all": true()}[scope]
+        if scope == "mine":
+            chosen = mine
+        elif scope == "candidate":
+            chosen = _candidate_tasks(by)
+        elif _reads_everything(by):
+            chosen = true()  # auditors and admins: every task within their reach
+        else:
+            chosen = or_(mine, _candidate_tasks(by))
+        return and_(chosen, within(HumanTask.org_path, reach))
+
+    def inbox(
+        self,
+        by: Principal,
+        scope: str = "mine",
+        status: str = OPEN,
+        process_key: str | None = None,
+        org_unit: str | None = None,
+        due_before: datetime | None = None,
+        q: str | None = None,
+        sort: str = "created",
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict:
+        """An official's tasks, one page: mine (assigned to me; completed: completed by me), candidate
+        (unclaimed, for a role I hold at the task's unit) or all (both; auditors and admins: every task
+        within their reach). `org_unit` takes its whole subtree; `q` matches name or business key."""
+        if status not in (OPEN, COMPLETED):
+            raise RuleBroken("status must be open or completed.")
+        if sort not in TASK_SORTS:
+            raise RuleBroken(f"sort must be one of {', '.join(TASK_SORTS)}.")
+        check_limit(limit)
+        with self.reading() as session:
+            reach = [] if by.is_system else self._reach(session, by)
+            query = select(HumanTask).where(HumanTask.status == status, self._task_scope(by, scope, status, reach))
+            if process_key:
+                of_process = select(ProcessInstance.id).where(
+                    ProcessInstance.id == HumanTask.instance_id, ProcessInstance.process_key == process_key
+                )
+                query = query.where(of_process.exists())
+            if org_unit:
+                query = query.where(within(HumanTask.org_path, [org.get_unit(session, org_unit).path]))
+            if due_before is not None:
+                query = query.where(HumanTask.due_at < due_before)
+            if q and q.strip():
+                text = q.strip()
+                query = query.where(
+                    or_(
+                        HumanTask.name.icontains(text, autoescape=True),
+                        HumanTask.business_key.icontains(text, autoescape=True),
+                    )
+                )
+            return paging.page(session, query, TASK_SORTS[sort], f"tasks:{sort}", cursor, limit, views.inbox_item)
+
+    def task_counts(self, by: Principal) -> dict[str, int]:
+        """How many tasks each inbox tab holds: mine and candidate (open), completed (by me)."""
+        with self.reading() as session:
+            reach = [] if by.is_system else self._reach(session, by)
+
+            def count(scope: str, status: str) -> int:
+                query = select(func.count()).select_from(HumanTask)
+                query = query.where(HumanTask.status == status, self._task_scope(by, scope, status, reach))
+                return session.execute(query).scalar_one()
+
+            return {
+                "mine": count("mine", OPEN),
+                "candidate": count("candidate", OPEN),
+                "completed": count("mine", COMPLETED),
+            }
+
+    # --- instances and their history ------------------------------------------------------------
+
+    def list_instances(
+        self,
+        by: Principal,
+        process_key: str | None = None,
+        status: str | None = None,
+        org_unit: str | None = None,
+        q: str | None = None,
+        started_from: datetime | None = None,
+        started_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict:
+        """Instances within reach, newest first; `q` is a business-key prefix or an instance id;
+        started_from is inclusive, started_to exclusive."""
+        if status is not None and status not in INSTANCE_STATUSES:
+            raise RuleBroken(f"status must be one of {', '.join(INSTANCE_STATUSES)}.")
+        check_limit(limit)
+        with self.reading() as session:
+            query = select(ProcessInstance).options(
+                defer(ProcessInstance.state), defer(ProcessInstance.variables), defer(ProcessInstance.error)
+            )
+            if not by.is_system:
+                query = query.where(within(ProcessInstance.org_path, self._reach(session, by)))
+            if process_key:
+                query = query.where(ProcessInstance.process_key == process_key)
+            if status:
+                query = query.where(ProcessInstance.status == status)
+            if org_unit:
+                query = query.where(within(ProcessInstance.org_path, [org.get_unit(session, org_unit).path]))
+            if q and q.strip():
+                text = q.strip()
+                query = query.where(
+                    or_(ProcessInstance.business_key.startswith(text, autoescape=True), ProcessInstance.id == text)
+                )
+            if started_from is not None:
+                query = query.where(ProcessInstance.started_at >= started_from)
+            if started_to is not None:
+                query = query.where(ProcessInstance.started_at < started_to)
+            return paging.page(session, query, INSTANCE_ORDER, "instances", cursor, limit, views.instance_summary)
+
+    def audit_events(
+        self,
+        by: Principal,
+        instance_id: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        at_from: datetime | None = None,
+        at_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict:
+        """Audit events within reach, oldest first: instance events by the instance's org path, the
+        system stream (deployments, org, people) only for auditors and admins at the root. at_from is
+        inclusive, at_to exclusive."""
+        check_limit(limit)
+        with self.reading() as session:
+            query = select(AuditEvent)
+            if instance_id is not None:
+                self._readable_instance(session, instance_id, by)
+                query = query.where(AuditEvent.instance_id == instance_id)
+            elif not by.is_system:
+                in_reach = within(ProcessInstance.org_path, self._reach(session, by))
+                system = AuditEvent.stream == SYSTEM_STREAM if self._at_city(session, by) else false()
+                query = query.outerjoin(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id).where(
+                    or_(in_reach, system)
+                )
+            if actor:
+                query = query.where(AuditEvent.actor == actor)
+            if action:
+                query = query.where(AuditEvent.action == action)
+            if at_from is not None:
+                query = query.where(AuditEvent.at >= at_from)
+            if at_to is not None:
+                query = query.where(AuditEvent.at < at_to)
+            return paging.page(session, query, EVENT_ORDER, "events", cursor, limit, views.audit_event)
+
+    def verify(self, by: Principal, instance_id: str | None = None) -> dict:
+        """Replay the hash chains (one instance, or all within reach): {ok, checked, broken}."""
+        if not _reads_everything(by):
+            raise NotAllowed("Only auditors and admins may verify the audit trail.")
+        with self.reading() as session:
+            if instance_id is not None:
+                self._readable_instance(session, instance_id, by)
+                return verify_chains(session, instance_id).as_dict()
+            if self._at_city(session, by):
+                return verify_chains(session).as_dict()
+            ids = session.execute(
+                select(ProcessInstance.id).where(within(ProcessInstance.org_path, self._reach(session, by)))
+            ).scalars()
+            results = [verify_chains(session, i) for i in list(ids)]
+            broken = [b.as_dict() for r in results for b in r.broken]
+            return {"ok": not broken, "checked": sum(r.checked for r in results), "broken": broken}
+
+    def path(self, instance_id: str, by: Principal) -> dict:
+        """What the diagram marks: elements completed and active, sequence flows taken, repeat visits."""
+        with self.reading() as session:
+            instance = self._readable_instance(session, instance_id, by)
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            spec, subprocess_specs = self.store.spec_for(session, definition)
+            rows = session.execute(
+                select(WorkflowTask.id, WorkflowTask.workflow_id, WorkflowTask.state, WorkflowTask.body)
+                .where(WorkflowTask.instance_id == instance.id)
+                .order_by(WorkflowTask.seq)
+            )
+            tasks = runtime.stored_tasks(spec, subprocess_specs, instance.state, rows)
+            return diagram_path(tasks, definition.sequence_flows)
+
+    def waiting_jobs(self, instance_id: str, by: Principal) -> list[dict]:
+        """The timers the instance waits on, soonest first, each with its due time."""
+        with self.reading() as session:
+            instance = self._readable_instance(session, instance_id, by)
+            if instance.status in ENDED:
+                return []
+            cached = self.live.take(instance.id, instance.lock_version)
+            try:
+                live = cached or self.store.load(session, instance)
+                timers = timer_jobs.waiting_timers(live.workflow)
+            finally:
+                if cached is not None:  # read, not changed: still valid at this version
+                    self.live.keep(instance.id, cached)
+        timers.sort(key=lambda t: (t.due_at is None, t.due_at.timestamp() if t.due_at else 0.0, t.task_id))
+        return [
+            {
+                "id": t.task_id,
+                "element_id": t.element_id,
+                "kind": "timer",
+                "due_at": views.iso(t.due_at),
+                "attempts": 0,
+                "last_error": None,
+            }
+            for t in timers
+        ]
+
+    def export_case(self, instance_id: str, by: Principal, format: str = "json") -> dict | str:
+        """The whole case for the file: JSON (instance, tasks, events, comments, definition, chain head)
+        or CSV (the audit events, the chain head in a comment line above them)."""
+        if format not in ("json", "csv"):
+            raise RuleBroken("format must be json or csv.")
+        with self.reading() as session:
+            instance = self._readable_instance(session, instance_id, by)
+            events = list(
+                session.execute(
+                    select(AuditEvent)
+                    .where(AuditEvent.stream == instance.id, AuditEvent.seq <= instance.audit_seq)
+                    .order_by(AuditEvent.seq)
+                ).scalars()
+            )
+            if format == "csv":
+                return views.case_csv(instance, events)
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            tasks = session.execute(
+                select(HumanTask)
+                .where(HumanTask.instance_id == instance.id)
+                .order_by(HumanTask.created_at, HumanTask.id)
+            ).scalars()
+            comments = session.execute(
+                select(TaskComment)
+                .where(TaskComment.instance_id == instance.id)
+                .order_by(TaskComment.at, TaskComment.id)
+            ).scalars()
+            return views.case_export(instance, definition, list(tasks), events, list(comments))
+
+    # --- definitions -----------------------------------------------------------------------------
+
+    def get_definition(self, key: str, version: int | None = None) -> dict:
+        """One deployed version (default: the latest) with its user tasks, forms and sequence flows."""
+        with self.reading() as session:
+            return views.definition_detail(deployments.find_definition(session, key, version))
+
+    def definition_xml(self, key: str, version: int | None = None) -> str:
+        """The BPMN XML deployed as that version (default: the latest)."""
+        with self.reading() as session:
+            definition = deployments.find_definition(session, key, version)
+            blob = session.get(Blob, definition.bpmn_sha256)
+            if blob is None:
+                raise NotFound(f"The BPMN of {key!r} version {definition.version} is missing from the database.")
+            return blob.content.decode("utf-8", errors="replace")

@@ -7,13 +7,17 @@ those into SpiffWorkflow calls and back.
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ExclusiveGateway, InclusiveGateway
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import NotFound, RuleBroken
@@ -185,3 +189,88 @@ def variables_of(workflow: BpmnWorkflow) -> dict:
     if last is not None and last.workflow is workflow:
         return dict(last.data)
     return dict(workflow.task_tree.data)
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def _message_definition(task: Any, name: str) -> MessageEventDefinition | None:
+    """The definition of message `name` a waiting task catches (an event-based gateway holds several)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    for candidate in getattr(definition, "event_definitions", None) or [definition]:
+        if isinstance(candidate, MessageEventDefinition) and candidate.name == name:
+            return candidate
+    return None
+
+
+def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict) -> list[str]:
+    """Hand a message to the catch events waiting for it: the element ids that caught it, [] if none waits.
+
+    Nothing changes when nothing waits. The payload reaches the process data through the catch event's
+    `spiffworkflow:messageVariable`, as SpiffWorkflow does it; the instance is addressed by id, so the
+    message carries the workflow's own correlations.
+    """
+    waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING) if _message_definition(t, name) is not None]
+    if not waiting:
+        return []
+    event = BpmnEvent(
+        _message_definition(waiting[0], name),
+        copy.deepcopy(payload),
+        correlations=copy.deepcopy(dict(waiting[0].workflow.correlations)),
+    )
+    catching = [t for t in waiting if t.task_spec.catches(t, event)]
+    if not catching:
+        return []
+    try:
+        workflow.send_event(event)
+    except WorkflowException:
+        return []
+    except Exception as exc:  # noqa: BLE001 - a correlation expression that fails on this payload
+        raise RuleBroken(f"The message {name} could not be delivered: {exc}") from exc
+    return [element_of(t)[0] or "" for t in catching]
+
+
+# --- reading stored task rows without restoring the workflow ------------------------------------
+
+_STATE_WORDS = {
+    TaskState.COMPLETED: "completed",
+    TaskState.READY: "active",
+    TaskState.STARTED: "active",
+    TaskState.WAITING: "active",
+    TaskState.ERROR: "active",
+    TaskState.FUTURE: "future",
+    TaskState.LIKELY: "predicted",
+    TaskState.MAYBE: "predicted",
+    TaskState.CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """One stored task, decoded only as far as the path on the diagram needs."""
+
+    id: str
+    element_id: str | None  # None for SpiffWorkflow's own bookkeeping tasks (Start, End, boundary splits)
+    state: str  # completed, active, future, predicted or cancelled
+    parent_id: str | None
+
+
+def stored_tasks(
+    spec: Any, subprocess_specs: dict[str, Any], state: dict, rows: Iterable[tuple[str, str, int, str]]
+) -> list[StoredTask]:
+    """Decode task rows (id, workflow id, state, body) in creation order, without building the workflow."""
+    headers = state.get("subprocesses", {}) if isinstance(state, dict) else {}
+    decoded = []
+    for task_id, workflow_id, task_state, body in rows:
+        wf_spec = spec if not workflow_id else subprocess_specs.get(headers.get(workflow_id, {}).get("spec"))
+        dct = json.loads(body)
+        task_spec = wf_spec.task_specs.get(dct.get("task_spec")) if wf_spec is not None else None
+        decoded.append(
+            StoredTask(
+                id=task_id,
+                element_id=getattr(task_spec, "bpmn_id", None),
+                state=_STATE_WORDS.get(task_state, "predicted"),
+                parent_id=dct.get("parent"),
+            )
+        )
+    return decoded
