@@ -287,7 +287,7 @@ def _human_instance(i: dict) -> str:
 def tasks(ctx: click.Context, username: str, scope: str, status: str) -> None:
     """The task inbox of a user."""
     engine = _engine(ctx)
-    items = engine.list_tasks(engine.principal(username), scope=scope, status=status, limit=500)
+    items = engine.inbox(engine.principal(username), scope=scope, status=status, limit=500)["items"]
     _print(
         ctx,
         {"items": items, "next_cursor": None},

@@ -6,9 +6,9 @@ from engine.commands.access import AccessCommands
 from engine.commands.deploying import DeploymentCommands
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
-from engine.commands.operations import TaskOperations
 from engine.commands.people import PeopleCommands
 from engine.commands.queries import Queries
+from engine.commands.remarks import RemarkCommands
 from engine.commands.stats import StatsQueries
 from engine.errors import DatabaseUnavailable
 from engine.principal import Principal
@@ -22,7 +22,7 @@ class Engine(
     DeploymentCommands,
     JobCommands,
     MessageCommands,
-    TaskOperations,
+    RemarkCommands,
     Queries,
     StatsQueries,
 ):

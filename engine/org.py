@@ -50,12 +50,6 @@ def path_range(path: str) -> tuple[str, str]:
     return path, path[:-1] + "0"
 
 
-def is_within(session: Session, unit_code: str, scope_code: str) -> bool:
-    """Whether `unit_code` is `scope_code` or below it."""
-    unit = session.get(OrgUnit, unit_code)
-    return unit is not None and any(u.code == scope_code for u in ancestors(session, unit))
-
-
 def validate_new_unit(session: Session, code: str, level: str, parent_code: str | None) -> None:
     if session.get(OrgUnit, code) is not None:
         raise RuleBroken(f"An org unit with code {code!r} already exists.")

@@ -51,8 +51,8 @@ def test_a_petition_with_enough_signatures_goes_to_the_subdistrict_and_ends_revi
     )
 
     # the subdistrict official sees it in the group inbox; the committee official does not
-    assert [t["id"] for t in engine.list_tasks(who(engine, "zhang"), scope="candidate")] == [review["id"]]
-    assert engine.list_tasks(who(engine, "wang"), scope="candidate") == []
+    assert [t["id"] for t in engine.inbox(who(engine, "zhang"), scope="candidate")["items"]] == [review["id"]]
+    assert engine.inbox(who(engine, "wang"), scope="candidate")["items"] == []
 
     final = engine.complete(review["id"], who(engine, "zhang"), {"decision": "approve", "opinion": "同意"})
     assert final["instance"]["status"] == "completed"
@@ -141,8 +141,8 @@ def test_a_claimed_task_belongs_to_its_claimant_until_released(engine: Engine) -
         engine.claim(review_id, who(engine, "zhang"))
     with pytest.raises(Conflict, match="claimed by liu"):
         engine.complete(review_id, who(engine, "zhang"), {"decision": "approve"})
-    assert [t["id"] for t in engine.list_tasks(who(engine, "liu"), scope="mine")] == [review_id]
-    assert engine.list_tasks(who(engine, "zhang"), scope="candidate") == []
+    assert [t["id"] for t in engine.inbox(who(engine, "liu"), scope="mine")["items"]] == [review_id]
+    assert engine.inbox(who(engine, "zhang"), scope="candidate")["items"] == []
     engine.unclaim(review_id, who(engine, "liu"))
     engine.complete(review_id, who(engine, "zhang"), {"decision": "reject"})
     with pytest.raises(TaskClosed, match="already completed by zhang at"):

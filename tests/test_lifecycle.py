@@ -37,7 +37,7 @@ def test_a_cancelled_instance_withdraws_its_open_tasks(engine: Engine) -> None:
     assert cancelled["ended_at"] is not None
     assert cancelled["tasks"] == []
     assert engine.get_task(task_id)["status"] == "cancelled"
-    assert engine.list_tasks(who(engine, "wang"), scope="all") == []
+    assert engine.inbox(who(engine, "wang"), scope="all")["items"] == []
     with pytest.raises(Conflict, match="withdrawn"):
         engine.complete(task_id, who(engine, "wang"), DATA)
     with pytest.raises(Conflict, match="already cancelled"):

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from engine import deployments, org, views
+from engine import deployments, org, reach, views
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
 from engine.errors import (
@@ -22,6 +22,8 @@ from engine.models import (
     OrgUnit,
     ProcessDefinition,
     ProcessInstance,
+    RoleAssignment,
+    UserAccount,
     utcnow,
 )
 from engine.principal import Principal
@@ -101,11 +103,9 @@ class InstanceCommands(EngineBase):
             return by.actor(org_code=unit.code)
         # Officials start procedures for their own unit or units below it; admins anywhere in their reach.
         # Designers and auditors do not create cases.
-        for holding in by.person.holdings:
-            if holding.role not in LANE_ROLES and holding.role != ADMIN:
-                continue
-            if org.is_within(session, unit.code, holding.org_code):
-                return by.actor(holding.role, holding.org_code)
+        holding = reach.reaching(session, by, unit.path, LANE_ROLES.keys() | {ADMIN})
+        if holding is not None:
+            return by.actor(holding.role, holding.org_code)
         raise NotAllowed(
             f"{by.username} holds no official role that reaches {unit.name}, so may not start a procedure there."
         )
@@ -179,6 +179,43 @@ class InstanceCommands(EngineBase):
         for task in ready:
             if task.id in open_rows:
                 continue
+            earlier = session.get(HumanTask, task.id)
+            if earlier is not None:
+                # Returned or withdrawn to: SpiffWorkflow reuses the task's id, so the row opens again,
+                # straight with the official who completed it before while they still hold its role.
+                previous = earlier.completed_by
+                holder = (
+                    select(RoleAssignment.id)
+                    .join(UserAccount, UserAccount.username == RoleAssignment.username)
+                    .where(
+                        RoleAssignment.username == previous,
+                        RoleAssignment.org_code == earlier.org_code,
+                        UserAccount.active.is_(True),
+                    )
+                )
+                if earlier.role is not None:
+                    holder = holder.where(RoleAssignment.role == earlier.role)
+                still_holds = previous is not None and session.execute(holder.limit(1)).first() is not None
+                earlier.status = OPEN
+                earlier.assignee = previous if still_holds else None
+                earlier.claimed_at = utcnow() if still_holds else None
+                earlier.completed_at = earlier.completed_by = None
+                earlier.owner = earlier.delegation = None
+                earlier.priority, earlier.urged_count, earlier.last_urged_at = 50, 0, None  # as when created
+                audit.append_instance(
+                    instance,
+                    ENGINE_ACTOR,
+                    "task_reopened",
+                    task.element_id,
+                    {
+                        "task_id": task.id,
+                        "name": earlier.name,
+                        "role": earlier.role,
+                        "org_unit": earlier.org_code,
+                        "assignee": earlier.assignee,
+                    },
+                )
+                continue
             unit = unit or org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
@@ -232,17 +269,14 @@ class InstanceCommands(EngineBase):
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(f"There is no process instance {instance_id}.")
-            self._require_reach(session, by, instance.org_code)
+            self._require_reach(session, by, instance.org_path)
             return self._instance_view(session, instance)
 
-    def _require_reach(self, session: Session, by: Principal, org_code: str) -> None:
-        """Readers see instances at or below the units where they hold a role, or above them (their superiors)."""
-        if by.is_system:
-            return
-        for holding in by.person.holdings:
-            if org.is_within(session, org_code, holding.org_code):
-                return
-        raise NotAllowed(f"{by.username} may not see instances of org unit {org_code}.")
+    def _require_reach(self, session: Session, by: Principal, org_path: str) -> None:
+        """Readers see what lies at or below the units where they hold a role."""
+        if not reach.reaches(session, by, org_path):
+            unit = org_path.rstrip("/").rsplit("/", 1)[-1]
+            raise NotAllowed(f"{by.username} may not see the cases of org unit {unit}.")
 
     def cancel(self, instance_id: str, reason: str, by: Principal | None = None) -> dict:
         return self._lifecycle(instance_id, "cancel", by, {"reason": reason})
@@ -260,9 +294,7 @@ class InstanceCommands(EngineBase):
         by = by or Principal.system()
         with self.live.instance_lock(instance_id), self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
-            if not by.is_system and not any(
-                h.role == ADMIN and org.is_within(session, instance.org_code, h.org_code) for h in by.person.holdings
-            ):
+            if not reach.reaches(session, by, instance.org_path, {ADMIN}):
                 raise NotAllowed(f"Only an admin may {action} an instance.")
             actor = by.actor(ADMIN, instance.org_code)
             audit = AuditLog(session)
@@ -312,7 +344,7 @@ class InstanceCommands(EngineBase):
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(f"There is no process instance {instance_id}.")
-            self._require_reach(session, by, instance.org_code)
+            self._require_reach(session, by, instance.org_path)
             rows = session.execute(
                 select(AuditEvent).where(AuditEvent.stream == instance_id).order_by(AuditEvent.seq)
             ).scalars()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import org, views
+from engine import reach, views
 from engine.audit import AuditLog
 from engine.commands.instances import InstanceCommands
 from engine.errors import Conflict, NotAllowed
@@ -18,9 +18,7 @@ class JobCommands(InstanceCommands):
         by = by or Principal.system()
         with self.live.instance_lock(instance_id), self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
-            if not by.is_system and not any(
-                h.role == ADMIN and org.is_within(session, instance.org_code, h.org_code) for h in by.person.holdings
-            ):
+            if not reach.reaches(session, by, instance.org_path, {ADMIN}):
                 raise NotAllowed("Only an admin may fire a job by hand.")
             if instance.status != "running":
                 raise Conflict(f"The instance is {instance.status}; its jobs do not run.")

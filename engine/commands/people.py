@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import org, people, views
+from engine import org, people, reach, views
 from engine.audit import AuditLog
 from engine.commands.base import EngineBase
 from engine.errors import (
@@ -95,7 +95,8 @@ class PeopleCommands(EngineBase):
     def _require_admin(self, session: Session, by: Principal, org_code: str | None) -> None:
         if by.is_system:
             return
-        for holding in by.person.holdings:
-            if holding.role == ADMIN and (org_code is None or org.is_within(session, org_code, holding.org_code)):
-                return
+        if org_code is None and by.person.has_role(ADMIN):
+            return
+        if org_code is not None and reach.reaches(session, by, org.get_unit(session, org_code).path, {ADMIN}):
+            return
         raise NotAllowed("Only an admin of this org unit may manage org units and users.")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session, defer
+from sqlalchemy.orm import Session, defer
 
-from engine import deployments, org, paging, views
+from engine import deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
 from engine.audit import verify as verify_chains
 from engine.commands.base import COMPLETED, ENDED, OPEN, EngineBase
@@ -48,16 +48,6 @@ INSTANCE_ORDER = (SortKey(ProcessInstance.started_at, descending=True), SortKey(
 EVENT_ORDER = (SortKey(AuditEvent.at), SortKey(AuditEvent.id))
 
 
-# --- reach -----------------------------------------------------------------------------------------
-
-
-def within(column: InstrumentedAttribute, paths: list[str]) -> ColumnElement[bool]:
-    """The column's org path lies at or below one of `paths` (an index range scan per path)."""
-    if not paths:
-        return false()
-    return or_(*(and_(column >= low, column < high) for low, high in map(org.path_range, paths)))
-
-
 def _reads_everything(by: Principal) -> bool:
     return by.is_system or any(h.role in READERS_OF_EVERYTHING for h in by.person.holdings)
 
@@ -80,16 +70,6 @@ def _candidate_tasks(by: Principal) -> ColumnElement[bool]:
 class Queries(EngineBase):
     """Reads answered from indexed columns; every read checks the caller's reach."""
 
-    def _reach(self, session: Session, by: Principal) -> list[str]:
-        """Org paths of the units where the caller holds a role, none inside another."""
-        codes = {h.org_code for h in by.person.holdings}
-        paths = sorted(p for p in session.execute(select(OrgUnit.path).where(OrgUnit.code.in_(codes))).scalars() if p)
-        kept: list[str] = []
-        for path in paths:
-            if not any(path.startswith(k) for k in kept):
-                kept.append(path)
-        return kept
-
     def _at_city(self, session: Session, by: Principal) -> bool:
         """System callers, and auditors or admins at a root of the org tree, read the system stream."""
         if by.is_system:
@@ -102,13 +82,13 @@ class Queries(EngineBase):
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
             raise NotFound(f"There is no process instance {instance_id}.")
-        if not by.is_system and not any(instance.org_path.startswith(p) for p in self._reach(session, by)):
+        if not by.is_system and not any(instance.org_path.startswith(p) for p in reach.reach_paths(session, by)):
             raise NotAllowed(f"{by.username} may not see instances of org unit {instance.org_code}.")
         return instance
 
     # --- the inbox -----------------------------------------------------------------------------
 
-    def _task_scope(self, by: Principal, scope: str, status: str, reach: list[str]) -> ColumnElement[bool]:
+    def _task_scope(self, by: Principal, scope: str, status: str, paths: list[str]) -> ColumnElement[bool]:
         if scope not in SCOPES:
             raise RuleBroken("scope must be mine, candidate or all.")
         mine = (HumanTask.completed_by if status == COMPLETED else HumanTask.assignee) == by.username
@@ -122,7 +102,7 @@ class Queries(EngineBase):
             chosen = true()  # auditors and admins: every task within their reach
         else:
             chosen = or_(mine, _candidate_tasks(by))
-        return and_(chosen, within(HumanTask.org_path, reach))
+        return and_(chosen, reach.within(HumanTask.org_path, paths))
 
     def inbox(
         self,
@@ -146,15 +126,15 @@ class Queries(EngineBase):
             raise RuleBroken(f"sort must be one of {', '.join(TASK_SORTS)}.")
         check_limit(limit)
         with self.reading() as session:
-            reach = [] if by.is_system else self._reach(session, by)
-            query = select(HumanTask).where(HumanTask.status == status, self._task_scope(by, scope, status, reach))
+            paths = [] if by.is_system else reach.reach_paths(session, by)
+            query = select(HumanTask).where(HumanTask.status == status, self._task_scope(by, scope, status, paths))
             if process_key:
                 of_process = select(ProcessInstance.id).where(
                     ProcessInstance.id == HumanTask.instance_id, ProcessInstance.process_key == process_key
                 )
                 query = query.where(of_process.exists())
             if org_unit:
-                query = query.where(within(HumanTask.org_path, [org.get_unit(session, org_unit).path]))
+                query = query.where(reach.within(HumanTask.org_path, [org.get_unit(session, org_unit).path]))
             if due_before is not None:
                 query = query.where(HumanTask.due_at < due_before)
             if q and q.strip():
@@ -170,11 +150,11 @@ class Queries(EngineBase):
     def task_counts(self, by: Principal) -> dict[str, int]:
         """How many tasks each inbox tab holds: mine and candidate (open), completed (by me)."""
         with self.reading() as session:
-            reach = [] if by.is_system else self._reach(session, by)
+            paths = [] if by.is_system else reach.reach_paths(session, by)
 
             def count(scope: str, status: str) -> int:
                 query = select(func.count()).select_from(HumanTask)
-                query = query.where(HumanTask.status == status, self._task_scope(by, scope, status, reach))
+                query = query.where(HumanTask.status == status, self._task_scope(by, scope, status, paths))
                 return session.execute(query).scalar_one()
 
             return {
@@ -207,13 +187,13 @@ class Queries(EngineBase):
                 defer(ProcessInstance.state), defer(ProcessInstance.variables), defer(ProcessInstance.error)
             )
             if not by.is_system:
-                query = query.where(within(ProcessInstance.org_path, self._reach(session, by)))
+                query = query.where(reach.within(ProcessInstance.org_path, reach.reach_paths(session, by)))
             if process_key:
                 query = query.where(ProcessInstance.process_key == process_key)
             if status:
                 query = query.where(ProcessInstance.status == status)
             if org_unit:
-                query = query.where(within(ProcessInstance.org_path, [org.get_unit(session, org_unit).path]))
+                query = query.where(reach.within(ProcessInstance.org_path, [org.get_unit(session, org_unit).path]))
             if q and q.strip():
                 text = q.strip()
                 query = query.where(
@@ -246,7 +226,7 @@ class Queries(EngineBase):
                 self._readable_instance(session, instance_id, by)
                 query = query.where(AuditEvent.instance_id == instance_id)
             elif not by.is_system:
-                in_reach = within(ProcessInstance.org_path, self._reach(session, by))
+                in_reach = reach.within(ProcessInstance.org_path, reach.reach_paths(session, by))
                 system = AuditEvent.stream == SYSTEM_STREAM if self._at_city(session, by) else false()
                 query = query.outerjoin(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id).where(
                     or_(in_reach, system)
@@ -272,7 +252,7 @@ class Queries(EngineBase):
             if self._at_city(session, by):
                 return verify_chains(session).as_dict()
             ids = session.execute(
-                select(ProcessInstance.id).where(within(ProcessInstance.org_path, self._reach(session, by)))
+                select(ProcessInstance.id).where(reach.within(ProcessInstance.org_path, reach.reach_paths(session, by)))
             ).scalars()
             results = [verify_chains(session, i) for i in list(ids)]
             broken = [b.as_dict() for r in results for b in r.broken]

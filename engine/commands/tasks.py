@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import views
@@ -20,15 +20,20 @@ from engine.errors import (
     TaskClosed,
 )
 from engine.models import (
+    AuditEvent,
     HumanTask,
     ProcessDefinition,
     ProcessInstance,
+    WorkflowTask,
     utcnow,
 )
 from engine.principal import Principal
 from engine.roles import LANE_ROLES
 from engine.spiff import runtime
 from forms import SubmissionInvalid
+
+# 委派: a delegated task is "pending" while the delegate works it, "resolved" once it is back with its owner.
+DELEGATION_PENDING, DELEGATION_RESOLVED = "pending", "resolved"
 
 
 class TaskCommands(InstanceCommands):
@@ -54,6 +59,11 @@ class TaskCommands(InstanceCommands):
     def _authorize_task(self, by: Principal, task: HumanTask) -> Actor:
         if by.is_system:
             return by.actor(task.role, task.org_code)
+        if task.delegation == DELEGATION_PENDING and task.assignee == by.username:
+            # 委派: a colleague of the unit works the task for its owner, whatever lane role they hold there.
+            held = [h.role for h in by.person.holdings if h.org_code == task.org_code and h.role in LANE_ROLES]
+            if held:
+                return by.actor(task.role if task.role in held else held[0], task.org_code)
         if task.role is None:
             if any(h.org_code == task.org_code for h in by.person.holdings):
                 return by.actor(None, task.org_code)
@@ -90,6 +100,11 @@ class TaskCommands(InstanceCommands):
             else:
                 if task.assignee is None:
                     return views.task_summary(task)
+                if task.delegation == DELEGATION_PENDING:
+                    raise Conflict(
+                        f"“{task.name}” is delegated to {task.assignee} by {task.owner}; it goes back to "
+                        f"{task.owner} when {task.assignee} completes it, not by releasing it."
+                    )
                 if task.assignee != by.username and not by.is_system:
                     raise Conflict(f"The task “{task.name}” is claimed by {task.assignee}, not by {by.username}.")
                 task.assignee, task.claimed_at = None, None
@@ -112,17 +127,65 @@ class TaskCommands(InstanceCommands):
         with self.live.instance_lock(instance_id), self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
             task = self._open_task(session, task_id)
-            actor = self._authorize_task(by, task)
+            try:
+                actor = self._authorize_task(by, task)
+            except NotAllowed:
+                if task.delegation == DELEGATION_RESOLVED:
+                    # A delegate who holds no candidate role clicks again after handing the task back.
+                    handed_back = session.execute(
+                        select(AuditEvent.actor, AuditEvent.data)
+                        .where(
+                            AuditEvent.stream == task.instance_id,
+                            AuditEvent.action == "task_resolved",
+                            AuditEvent.element_id == task.element_id,
+                        )
+                        .order_by(AuditEvent.seq.desc())
+                    ).all()
+                    delegates = [who for who, event in handed_back if event.get("task_id") == task.id]
+                    if delegates[:1] == [by.username]:
+                        raise Conflict(
+                            f"You already handed “{task.name}” back to {task.assignee or task.owner}; "
+                            "it needs nothing more from you."
+                        ) from None
+                raise
             self._check_instance_active(instance)
+            if task.delegation == DELEGATION_PENDING and task.assignee != by.username:
+                raise Conflict(
+                    f"The task “{task.name}” is delegated to {task.assignee}; "
+                    f"it comes back to {task.owner} to confirm once they have worked it."
+                )
             if task.assignee is not None and task.assignee != by.username and not by.is_system:
                 raise Conflict(f"The task “{task.name}” is claimed by {task.assignee}.")
             definition = session.get(ProcessDefinition, instance.definition_id)
-            values = self._validate_form(session, definition, task, data)
+            audit = AuditLog(session)
+            if task.delegation == DELEGATION_PENDING:
+                # The delegate's work is a draft: kept on the task, not run; the owner confirms it.
+                values = self._validate_form(session, definition, task, data)
+                live = self.store.load(session, instance)
+                runtime.update_task_data(live.workflow, task.id, values)
+                task.assignee, task.delegation, task.claimed_at = task.owner, DELEGATION_RESOLVED, utcnow()
+                instance.updated_at = utcnow()
+                audit.append_instance(
+                    instance,
+                    actor,
+                    "task_resolved",
+                    task.element_id,
+                    {"task_id": task.id, "data": values, "to": task.owner},
+                )
+                self.store.save(session, instance, live)
+                self._keep_after_commit(session, instance, live)
+                return {
+                    "instance": {"id": instance.id, "status": instance.status, "error": instance.error},
+                    "next_tasks": [views.task_summary(task)],
+                }
             live = self.store.load(session, instance)
+            if task.delegation == DELEGATION_RESOLVED:
+                # The owner confirms the delegate's draft, changing what they submit.
+                data = runtime.task_draft(live.workflow, task.id) | data
+            values = self._validate_form(session, definition, task, data)
             runtime.complete_user_task(live.workflow, task.id, values)
             task.status, task.completed_at, task.completed_by = COMPLETED, utcnow(), by.username
             task.assignee = task.assignee or by.username
-            audit = AuditLog(session)
             audit.append_instance(
                 instance, actor, "task_completed", task.element_id, {"task_id": task.id, "data": values}
             )
@@ -154,7 +217,7 @@ class TaskCommands(InstanceCommands):
             if task is None:
                 raise NotFound(f"There is no task {task_id}.")
             instance = session.get(ProcessInstance, task.instance_id)
-            self._require_reach(session, by, task.org_code or instance.org_code)
+            self._require_reach(session, by, task.org_path or instance.org_path)
             definition = session.get(ProcessDefinition, instance.definition_id)
             form = None
             data: dict[str, Any] = {}
@@ -162,42 +225,9 @@ class TaskCommands(InstanceCommands):
                 compiled = self.forms.get(session, definition.forms[task.form_key])
                 form = compiled.schema
                 data = compiled.prefill(instance.variables)
+            if task.delegation is not None and task.status == OPEN:
+                # 委派: what the delegate worked out shows as the form's values until the owner confirms.
+                stored = session.get(WorkflowTask, (task.instance_id, task.id))
+                if stored is not None:
+                    data = data | runtime.stored_task_draft(stored.body)
             return views.task_detail(task, form, data)
-
-    def list_tasks(
-        self,
-        by: Principal,
-        scope: str = "mine",
-        status: str = OPEN,
-        process_key: str | None = None,
-        limit: int = 50,
-    ) -> list[dict]:
-        """Tasks of one official: mine (assigned to me), candidate (my roles, unclaimed), all (both)."""
-        with self.reading() as session:
-            query = select(HumanTask).where(HumanTask.status == status)
-            if process_key:
-                query = query.where(HumanTask.process_key == process_key)
-            if by.is_system:
-                rows = session.execute(query.order_by(HumanTask.created_at).limit(limit)).scalars()
-                return [views.task_summary(t) for t in rows]
-            holdings = [
-                and_(HumanTask.role == h.role, HumanTask.org_code == h.org_code)
-                for h in by.person.holdings
-                if h.role in LANE_ROLES
-            ]
-            mine = HumanTask.assignee == by.username
-            candidate = and_(or_(*holdings), HumanTask.assignee.is_(None)) if holdings else None
-            if status != OPEN:
-                cond = or_(HumanTask.completed_by == by.username, mine)
-            elif scope == "mine":
-                cond = mine
-            elif scope == "candidate":
-                if candidate is None:
-                    return []
-                cond = candidate
-            elif scope == "all":
-                cond = or_(mine, candidate) if candidate is not None else mine
-            else:
-                raise RuleBroken("scope must be mine, candidate or all.")
-            rows = session.execute(query.where(cond).order_by(HumanTask.created_at).limit(limit)).scalars()
-            return [views.task_summary(t) for t in rows]

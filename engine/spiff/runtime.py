@@ -21,6 +21,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import NotFound, RuleBroken
+from engine.spiff.serialization import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -274,3 +275,91 @@ def stored_tasks(
             )
         )
     return decoded
+
+
+# --- hand-on operations: drafts, the path of a case, going back -----------------------------------
+
+# A draft's field names, kept in the task's internal data (not passed on to the tasks after it).
+_DRAFT_FIELDS = "govflow_draft_fields"
+
+
+def update_task_data(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
+    """Store values on a waiting user task without running it (a delegate's draft for the owner)."""
+    task = _task(workflow, task_id)
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise RuleBroken(f"Task {task_id} is not waiting for a person.")
+    task.data.update(copy.deepcopy(data))
+    task.internal_data[_DRAFT_FIELDS] = sorted(set(task.internal_data.get(_DRAFT_FIELDS, [])) | set(data))
+
+
+def task_draft(workflow: BpmnWorkflow, task_id: str) -> dict:
+    """The values stored on a waiting task by `update_task_data`."""
+    task = _task(workflow, task_id)
+    fields = task.internal_data.get(_DRAFT_FIELDS, [])
+    return {key: copy.deepcopy(task.data[key]) for key in fields if key in task.data}
+
+
+def stored_task_draft(body: str) -> dict:
+    """The draft of a waiting task read from its stored row, without restoring the workflow.
+
+    The row keeps the task's data as changes to its parent's: a draft value equal to what the task
+    received is not among them (the process variables show it already).
+    """
+    dct = json.loads(body)
+    fields = (dct.get("internal_data") or {}).get(_DRAFT_FIELDS) or []
+    updates = REGISTRY.restore((dct.get("delta") or {}).get("updates") or {})
+    return {key: updates[key] for key in fields if isinstance(updates, dict) and key in updates}
+
+
+def path_to(workflow: BpmnWorkflow, task_id: str) -> list[str]:
+    """The ids of the tasks that led to `task_id`, nearest first, through the tasks owning its subprocesses."""
+    path: list[str] = []
+    current = _task(workflow, task_id)
+    while current is not None:
+        parent = current.parent
+        if parent is None:
+            owner = getattr(current.workflow, "parent_task_id", None)
+            parent = workflow.get_task_from_id(owner) if owner is not None else None
+        if parent is not None:
+            path.append(str(parent.id))
+        current = parent
+    return path
+
+
+def followers(workflow: BpmnWorkflow, task_id: str) -> set[str]:
+    """The ids of every task that came or will come after `task_id`, inside subprocesses too."""
+    start = _task(workflow, task_id)
+    found: set[str] = set()
+    branches = [start]
+    while branches:
+        for task in branches.pop():  # the branch's first task and everything below it
+            found.add(str(task.id))
+            subprocess = workflow.subprocesses.get(task.id)
+            if subprocess is not None:
+                branches.append(subprocess.task_tree)
+    found.discard(str(start.id))
+    return found
+
+
+def is_completed_user_task(workflow: BpmnWorkflow, task_id: str) -> bool:
+    """Whether `task_id` is a user task of the case that a person completed and that is still on its path."""
+    try:
+        task = workflow.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError):
+        return False
+    return task.state == TaskState.COMPLETED and bool(task.task_spec.manual)
+
+
+def reset_to(workflow: BpmnWorkflow, task_id: str) -> list[str]:
+    """Go back to a completed user task: everything after it is dropped and it waits for a person again.
+
+    SpiffWorkflow keeps the task's id; the task starts over with the data it first received. Returns the
+    ids of the tasks that were dropped.
+    """
+    if not is_completed_user_task(workflow, task_id):
+        raise RuleBroken(f"Task {task_id} is not a completed step of this case.")
+    try:
+        dropped = workflow.reset_from_task_id(UUID(task_id))
+    except SpiffWorkflowException as exc:
+        raise RuleBroken(f"The case cannot go back to task {task_id}: {exc}") from exc
+    return [str(t.id) for t in dropped]

@@ -1,0 +1,158 @@
+"""审批意见 and 催办: comments kept with a task, and urging a task up its officials' inbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import reach, views
+from engine.audit import Actor
+from engine.commands.operations import TaskOperations, clean_text, is_candidate, role_at, task_path
+from engine.errors import Conflict, NotAllowed, NotFound
+from engine.models import HumanTask, OrgUnit, ProcessInstance, TaskComment, utcnow
+from engine.principal import Principal
+from engine.roles import ADMIN, AUDITOR, LANE_ROLES
+
+URGE_STEP, URGE_CAP = 10, 100
+URGE_INTERVAL = timedelta(minutes=10)
+# The same comment by the same official on the same task this soon again is a double click.
+REPEAT_WINDOW = timedelta(seconds=30)
+BEIJING = timezone(timedelta(hours=8), "Beijing")
+
+
+class RemarkCommands(TaskOperations):
+    """Comments and urges change the work queue and the record, never the workflow."""
+
+    # --- 审批意见 ---------------------------------------------------------------------------------
+
+    def add_comment(self, task_id: str, by: Principal, text: str) -> dict:
+        """审批意见 on an open task, by its officials or those of the units above it."""
+        text = clean_text(text, "A comment", required=True)
+        with self._working(task_id) as (session, instance):
+            task = self._open_task(session, task_id)
+            actor = self._commenter(session, by, task)
+            last = session.execute(
+                select(TaskComment)
+                .where(TaskComment.task_id == task.id)
+                .order_by(TaskComment.at.desc(), TaskComment.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if (
+                last is not None
+                and (last.kind, last.username, last.text) == ("comment", by.username, text)
+                and utcnow() - last.at < REPEAT_WINDOW
+            ):
+                return views.case_comment(last)  # a double click
+            self._record(session, instance, task, actor, "task_commented", {"text": text})
+            return views.case_comment(self._note(session, instance, task, actor, "comment", text))
+
+    def comments(self, task_id: str, by: Principal) -> list[dict]:
+        """The comments and reasons kept with one task, in order."""
+        with self.reading() as session:
+            task = self._task(session, task_id)
+            instance = session.get(ProcessInstance, task.instance_id)
+            if not (by.is_system or self._may_comment(session, by, task)):
+                self._require_case_reader(session, by, instance, [task_path(session, task)])
+            rows = session.execute(
+                select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.at, TaskComment.id)
+            ).scalars()
+            return [views.case_comment(c) for c in rows]
+
+    def instance_comments(self, instance_id: str, by: Principal) -> list[dict]:
+        """Every comment and reason of a case, in order."""
+        with self.reading() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no process instance {instance_id}.")
+            paths = session.execute(
+                select(HumanTask.org_path).where(HumanTask.instance_id == instance.id).distinct()
+            ).scalars()
+            self._require_case_reader(session, by, instance, [p for p in paths if p])
+            rows = session.execute(
+                select(TaskComment)
+                .where(TaskComment.instance_id == instance.id)
+                .order_by(TaskComment.at, TaskComment.id)
+            ).scalars()
+            return [views.case_comment(c) for c in rows]
+
+    # --- 催办 -----------------------------------------------------------------------------------
+
+    def urge(self, task_id: str, by: Principal, comment: str = "") -> dict:
+        """催办: the case's initiator, officials above the task's unit or an admin push it up the inbox."""
+        comment = clean_text(comment, "The comment")
+        with self._working(task_id) as (session, instance):
+            task = self._open_task(session, task_id)
+            actor = self._urger(session, by, task, instance)
+            self._check_instance_active(instance)
+            now = utcnow()
+            if task.last_urged_at is not None and now - task.last_urged_at < URGE_INTERVAL:
+                at = task.last_urged_at.astimezone(BEIJING)
+                again = (task.last_urged_at + URGE_INTERVAL).astimezone(BEIJING)
+                raise Conflict(
+                    f"“{task.name}” was already urged at {at:%H:%M}; it can be urged again after {again:%H:%M}."
+                )
+            task.priority = min(URGE_CAP, (task.priority or 0) + URGE_STEP)
+            task.urged_count = (task.urged_count or 0) + 1
+            task.last_urged_at = now
+            self._record(
+                session,
+                instance,
+                task,
+                actor,
+                "task_urged",
+                {"comment": comment, "priority": task.priority, "urged_count": task.urged_count},
+            )
+            self._note(session, instance, task, actor, "urge", comment)
+            return views.task_summary(task)
+
+    # --- who may ------------------------------------------------------------------------------
+
+    def _may_comment(self, session: Session, by: Principal, task: HumanTask) -> Actor | None:
+        if by.is_system:
+            return by.actor(task.role, task.org_code)
+        if by.username in (task.assignee, task.owner) or is_candidate(by.person, task):
+            return by.actor(role_at(by.person, task), task.org_code)
+        holding = reach.reaching(session, by, task_path(session, task), LANE_ROLES.keys() | {ADMIN})
+        return by.actor(holding.role, holding.org_code) if holding is not None else None
+
+    def _commenter(self, session: Session, by: Principal, task: HumanTask) -> Actor:
+        actor = self._may_comment(session, by, task)
+        if actor is not None:
+            return actor
+        if by.person.has_role(AUDITOR):
+            raise NotAllowed("Auditors read the comments on a task but do not add them.")
+        raise NotAllowed(
+            f"{by.username} may not comment on “{task.name}”: its officials and those of the units above it may."
+        )
+
+    def _require_case_reader(
+        self, session: Session, by: Principal, instance: ProcessInstance, task_paths: list[str]
+    ) -> None:
+        """Comments are read by the case's initiator and by anyone holding a role that reaches the case."""
+        if by.is_system or by.username == instance.started_by:
+            return
+        paths = [instance.org_path, *task_paths]
+        if reach.reaching(session, by, paths, None) is None:
+            raise NotAllowed(f"{by.username} may not read the comments of this case.")
+
+    def _urger(self, session: Session, by: Principal, task: HumanTask, instance: ProcessInstance) -> Actor:
+        if by.is_system:
+            return by.actor(None, task.org_code)
+        if is_candidate(by.person, task) or by.username in (task.assignee, task.owner):
+            raise NotAllowed(f"{by.username} works “{task.name}” and cannot urge it; complete or hand it on instead.")
+        admin = reach.reaching(session, by, task_path(session, task), {ADMIN})
+        if admin is not None:
+            return by.actor(ADMIN, admin.org_code)
+        above = reach.reaching(session, by, task_path(session, task), LANE_ROLES.keys(), strictly_above=True)
+        if above is not None:
+            return by.actor(above.role, above.org_code)
+        if by.username == instance.started_by:
+            mine = reach.reaching(session, by, instance.org_path, None)
+            return by.actor(mine.role, mine.org_code) if mine else by.actor()
+        unit = session.get(OrgUnit, task.org_code) if task.org_code else None
+        raise NotAllowed(
+            f"{by.username} may not urge “{task.name}”: the case's initiator, officials of the units above "
+            f"{unit.name if unit else task.org_code} and admins may."
+        )

@@ -1,0 +1,74 @@
+"""Who reaches what: a role held at an org unit reaches that unit and every unit below it.
+
+Units, instances and human tasks carry materialized org paths ("shanghai/huangpu/wuliqiao/"), so a
+holding at U reaches a row when the row's path starts with U's path, and a list query becomes index
+range scans over the caller's paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from engine import org
+from engine.models import OrgUnit
+from engine.people import Holding
+from engine.principal import Principal
+
+
+def holding_paths(session: Session, by: Principal) -> dict[str, str]:
+    """Org code -> path of every unit where the caller holds a role."""
+    codes = {h.org_code for h in by.person.holdings}
+    return dict(session.execute(select(OrgUnit.code, OrgUnit.path).where(OrgUnit.code.in_(codes))).all())
+
+
+def reach_paths(session: Session, by: Principal) -> list[str]:
+    """Org paths of the units where the caller holds a role, none inside another."""
+    kept: list[str] = []
+    for path in sorted(p for p in holding_paths(session, by).values() if p):
+        if not any(path.startswith(k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+def reaching(
+    session: Session,
+    by: Principal,
+    paths: str | Iterable[str],
+    roles: Iterable[str] | None = None,
+    *,
+    strictly_above: bool = False,
+) -> Holding | None:
+    """The caller's first holding (of `roles`, or any) whose unit is at or above one of the org `paths`.
+
+    `strictly_above` leaves the unit itself out (officials of the units above it). None for the
+    system caller, who needs no holding.
+    """
+    if by.is_system:
+        return None
+    targets = [paths] if isinstance(paths, str) else list(paths)
+    wanted = None if roles is None else set(roles)
+    unit_paths = holding_paths(session, by)
+    for holding in by.person.holdings:
+        if wanted is not None and holding.role not in wanted:
+            continue
+        mine = unit_paths.get(holding.org_code)
+        if not mine:
+            continue
+        for target in targets:
+            if target and target.startswith(mine) and not (strictly_above and target == mine):
+                return holding
+    return None
+
+
+def reaches(session: Session, by: Principal, paths: str | Iterable[str], roles: Iterable[str] | None = None) -> bool:
+    return by.is_system or reaching(session, by, paths, roles) is not None
+
+
+def within(column: InstrumentedAttribute, paths: list[str]) -> ColumnElement[bool]:
+    """The column's org path lies at or below one of `paths` (an index range scan per path)."""
+    if not paths:
+        return false()
+    return or_(*(and_(column >= low, column < high) for low, high in map(org.path_range, paths)))
