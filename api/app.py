@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, request, send_from_directory
+from flask import Flask, Request, request, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
 from api import auth, errors, metrics
 from api.routes import access, audit, deployments, instances, people, tasks
-from api.schemas import HealthSchema
+from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
 
@@ -35,10 +37,47 @@ class Health(MethodView):
 
 
 class GovflowApi(Api):
-    """flask-smorest's Api, with errors rendered as problem+json like every other error."""
+    """flask-smorest's Api, with errors rendered and documented as problem+json like every other error."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error):  # noqa: ANN001, ANN201 - flask-smorest's hook
         return errors.handle_http_exception(error)
+
+    def _register_responses(self) -> None:  # flask-smorest's hook
+        """The error responses the operations refer to, as api/errors.py sends them: problem+json.
+
+        flask-smorest would document them as application/json with its own {code, status, message} schema.
+        """
+        for status in HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = ProblemSchema
+            prepare_response(response, self.spec, errors.PROBLEM)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any error, as problem+json", "schema": ProblemSchema}
+        prepare_response(response, self.spec, errors.PROBLEM)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def nul_fields(req: Request) -> list[str]:
+    """Where the request carries a NUL character: "(path)", query argument names, JSON field paths."""
+    found = ["(path)"] if "\x00" in req.path else []
+    found += sorted({key for key, value in req.args.items(multi=True) if "\x00" in key + value})
+    if req.is_json and b"\\u0000" in req.get_data():
+        found += _nul_paths(req.get_json(silent=True), "")
+    return found
+
+
+def _nul_paths(value: object, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path or "(body)"] if "\x00" in value else []
+    if isinstance(value, dict):
+        items = [(f"{path}.{key}" if path else str(key), key, item) for key, item in value.items()]
+        return [p for label, key, item in items for p in ([label] if "\x00" in key else _nul_paths(item, label))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _nul_paths(item, f"{path}[{index}]")]
+    return []
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -85,6 +124,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             from werkzeug.exceptions import RequestEntityTooLarge
 
             raise RequestEntityTooLarge()
+
+    @app.before_request
+    def _refuse_nul_characters():  # noqa: ANN202
+        # PostgreSQL cannot store U+0000 in text and its driver fails the whole statement; refuse it up front
+        # so both databases answer the same 422 instead of a 500.
+        fields = nul_fields(request)
+        if fields:
+            message = "Text may not contain the NUL character (U+0000)."
+            return errors.problem(422, message, [{"field": f, "message": message} for f in fields])
+        return None
 
     @app.get("/api/v1/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # noqa: ANN202

@@ -15,6 +15,10 @@ class StrictSchema(Schema):
 # --- common ------------------------------------------------------------------------------------
 
 
+# Process versions are 32-bit INTEGER columns; a larger number is a 422 here, not an overflow in the driver.
+VERSION_RANGE = validate.Range(min=1, max=2**31 - 1)
+
+
 class PageArgsSchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     cursor = fields.String(load_default=None, validate=validate.Length(max=500))
@@ -170,7 +174,7 @@ class DefinitionListSchema(Schema):
 
 
 class VersionArgsSchema(StrictSchema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=VERSION_RANGE)
 
 
 # --- tasks --------------------------------------------------------------------------------------
@@ -284,7 +288,7 @@ class TaskCountsSchema(Schema):
 
 class StartSchema(StrictSchema):
     process_key = fields.String(required=True, validate=validate.Length(1, 100))
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=VERSION_RANGE)
     org_unit = fields.String(required=True, validate=validate.Length(1, 64))
     business_key = fields.String(load_default=None, validate=validate.Length(max=200))
     variables = fields.Dict(load_default=dict)
