@@ -1,8 +1,9 @@
-"""Schemathesis fuzzes every operation of the OpenAPI document, as an admin and as a plain official.
+"""Schemathesis fuzzes every operation of the OpenAPI document against `govflow serve`, as an admin and as a
+plain official, on SQLite and PostgreSQL.
 
-Whatever it sends, the API answers without a 5xx and with a body that matches the schema documented for
-that status. The petition bundle and a timer process are deployed and instances started first, so about
-half of the generated path ids name things that exist. SQLite only: the point is the API, not the database.
+Whatever it sends, the running server answers without a 5xx and with a body that matches the schema documented
+for that status. The petition bundle and a timer process are deployed and instances started first, so about
+half of the generated path ids name things that exist.
 
 GOVFLOW_FUZZ_SEED picks another seed (the default one makes a run repeatable); GOVFLOW_FUZZ_EXAMPLES more cases.
 """
@@ -10,7 +11,6 @@ GOVFLOW_FUZZ_SEED picks another seed (the default one makes a run repeatable); G
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import hypothesis
 import pytest
@@ -19,9 +19,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
 from engine import Engine
-from engine.db import make_sql_engine
-from engine.migrate import upgrade
-from tests.conftest import PASSWORD, ApiClient, read_bundle
+from tests.conftest import ApiClient, read_bundle
+from tests.serving import Server
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +30,6 @@ MAX_EXAMPLES = int(os.environ.get("GOVFLOW_FUZZ_EXAMPLES", "5"))
 # content_type_conformance keeps response_schema_conformance honest: schemathesis validates a body only when
 # its media type is documented, so an error sent as problem+json but documented as JSON would go unchecked.
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only (overrides the conftest fixture that also runs on PostgreSQL)."""
-    url = f"sqlite:///{tmp_path / 'govflow.db'}"
-    sql = make_sql_engine(url)
-    upgrade(sql)
-    sql.dispose()
-    return url
 
 
 @pytest.fixture(params=["admin", "zhang"])
@@ -82,14 +71,15 @@ def seeded_ids(api: ApiClient, petition: Engine) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def fuzz_world(api: ApiClient, petition: Engine) -> tuple[ApiClient, dict[str, list[str]]]:
-    return api, seeded_ids(api, petition)
+def fuzz_world(api: ApiClient, petition: Engine, server: Server) -> tuple[Server, dict[str, list[str]]]:
+    """The seeded database (written in-process, on the server's database) and the server answering on it."""
+    return server, seeded_ids(api, petition)
 
 
 @pytest.fixture
-def fuzz_schema(fuzz_world: tuple[ApiClient, dict[str, list[str]]], caller: str) -> schemathesis.BaseSchema:
-    """The document as the app serves it; the test runs once per caller (the fixture parametrizes it)."""
-    api, ids = fuzz_world
+def fuzz_schema(fuzz_world: tuple[Server, dict[str, list[str]]], caller: str) -> schemathesis.BaseSchema:
+    """The document as the running server serves it; the test runs once per caller (the fixture parametrizes it)."""
+    server, ids = fuzz_world
     dictionaries = {name: {"values": values} for name, values in ids.items() if values}
     bindings = {
         "path.instance_id": "instances",
@@ -109,7 +99,7 @@ def fuzz_schema(fuzz_world: tuple[ApiClient, dict[str, list[str]]], caller: str)
             },
         }
     )
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api.app, config=config)
+    return schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json", config=config)
 
 
 # One test per caller with a subtest per operation and mode, each a bounded Hypothesis run (no shrinking, no
@@ -117,20 +107,22 @@ def fuzz_schema(fuzz_world: tuple[ApiClient, dict[str, list[str]]], caller: str)
 # be the shorter spelling, but 4.32 sets `request.node._nodeid`, which pytest 9.2 no longer has.
 def test_no_operation_answers_5xx_or_breaks_its_documented_schema(
     fuzz_schema: schemathesis.BaseSchema,
-    fuzz_world: tuple[ApiClient, dict[str, list[str]]],
+    fuzz_world: tuple[Server, dict[str, list[str]]],
     caller: str,
     subtests: pytest.Subtests,
 ) -> None:
-    api, _ids = fuzz_world
+    server, _ids = fuzz_world
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]  # .ok() raises on an unreadable one
     assert len(operations) >= 40
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             with subtests.test(operation=operation.label, mode=mode.value):
-                fuzz(api, operation, mode, caller)
+                fuzz(server, operation, mode, caller)
 
 
-def fuzz(api: ApiClient, operation: schemathesis.APIOperation, mode: GenerationMode, caller: str) -> None:
+def fuzz(server: Server, operation: schemathesis.APIOperation, mode: GenerationMode, caller: str) -> None:
+    token = server.token(caller)
+
     @hypothesis.seed(SEED)
     @hypothesis.settings(
         max_examples=MAX_EXAMPLES,
@@ -142,16 +134,9 @@ def fuzz(api: ApiClient, operation: schemathesis.APIOperation, mode: GenerationM
     )
     @hypothesis.given(case=operation.as_strategy(mode))
     def run(case: schemathesis.Case) -> None:
-        if case.method == "DELETE" and case.path.endswith("/auth/token"):
-            token = fresh_token(api, caller)  # revoking must not sign the shared token out of later cases
-        else:
-            token = api.token(caller)
-        case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+        # revoking must not sign the shared token out of later cases
+        revoking = case.method == "DELETE" and case.path.endswith("/auth/token")
+        bearer = server.token(caller) if revoking else token
+        case.call_and_validate(headers={"Authorization": f"Bearer {bearer}"}, checks=CHECKS, timeout=30)
 
     run()
-
-
-def fresh_token(api: ApiClient, username: str) -> str:
-    response = api.http.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.json
-    return response.json["access_token"]

@@ -8,97 +8,20 @@ exactly one of them wins each time. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from engine import Engine
-from tests.conftest import DATA, PASSWORD, PETITION_BUNDLE, ROOT
+from tests.conftest import DATA, PETITION_BUNDLE
+from tests.serving import Server
 
 pytestmark = pytest.mark.slow
 
 ISSUE = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
 RACE_ROUNDS = 6
-START_TIMEOUT = 30
-
-
-@dataclass
-class Server:
-    url: str
-    port: int
-    pid: int
-    log: Path
-
-    @contextmanager
-    def client(self, username: str | None = None) -> Iterator[httpx.Client]:
-        """A keep-alive client, signed in as `username` with a bearer token of its own."""
-        with httpx.Client(base_url=f"{self.url}/api/v1", timeout=30) as client:
-            if username:
-                response = client.post("/auth/token", json={"username": username, "password": PASSWORD})
-                assert response.status_code == 200, response.text
-                client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-            yield client
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def server(db_url: str, org: Engine, tmp_path: Path) -> Iterator[Server]:
-    """`govflow serve --workers 2` on a free loopback port, against the test database the org was put in."""
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:  # a file, not a pipe: the access log must never block the server
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT,
-            env=os.environ
-            | {
-                "GOVFLOW_DATABASE_URL": db_url,
-                "GOVFLOW_PASSWORD_PROFILE": "fast",
-                "PYTHONPATH": str(ROOT),
-            },
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, process, log)
-        yield Server(url, port, process.pid, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-4000:]
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            response = httpx.get(f"{url}/api/v1/healthz", timeout=2)
-            if response.status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text(errors="replace")
-        assert time.monotonic() < deadline, "gunicorn did not come up:\n" + log.read_text(errors="replace")
-        time.sleep(0.1)
 
 
 def deploy_petition(server: Server) -> None:
