@@ -13,7 +13,7 @@ from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
 from api import auth, errors, metrics
-from api.routes import access, audit, deployments, instances, people, tasks
+from api.routes import access, audit, calendar, deployments, instances, people, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
@@ -111,7 +111,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "sessionCookie", {"type": "apiKey", "in": "cookie", "name": auth.SESSION_COOKIE}
     )
     api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
-    for blueprint in (health, access.blp, people.blp, deployments.blp, instances.blp, tasks.blp, audit.blp):
+    blueprints = (health, access.blp, people.blp, calendar.blp, deployments.blp, instances.blp, tasks.blp, audit.blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
 
     errors.register(app)

@@ -414,3 +414,47 @@ class VerificationSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()
+
+
+# --- the working-day calendar ----------------------------------------------------------------------
+
+
+class CalendarDaySchema(StrictSchema):
+    day = fields.Date(required=True, metadata={"description": "YYYY-MM-DD"})
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["holiday", "workday"]),
+        metadata={"description": "holiday: a day off; workday: a Saturday or Sunday worked to make up (调休)"},
+    )
+    name = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class CalendarDayOutSchema(Schema):
+    day = fields.String(metadata={"description": "YYYY-MM-DD"})
+    kind = fields.String(metadata={"description": "holiday or workday"})
+    name = fields.String()
+
+
+class CalendarYearSchema(Schema):
+    year = fields.Integer()
+    known = fields.Boolean(metadata={"description": "false: no schedule yet, only weekends are days off"})
+    source = fields.String(allow_none=True, metadata={"description": "seed (the published schedule) or admin"})
+    changed_by = fields.String(allow_none=True)
+    days = fields.List(fields.Nested(CalendarDayOutSchema))
+    note = fields.String(allow_none=True)
+
+
+class CalendarYearInSchema(StrictSchema):
+    days = fields.List(fields.Nested(CalendarDaySchema), required=True, validate=validate.Length(max=366))
+
+
+class WorkingDaysArgsSchema(StrictSchema):
+    start = fields.Date(required=True)
+    days = fields.Integer(required=True, validate=validate.Range(0, 3660))
+
+
+class WorkingDaysSchema(Schema):
+    start = fields.Date()
+    working_days = fields.Integer()
+    due = fields.Date()
+    assumed_years = fields.List(fields.Integer(), metadata={"description": "years counted with weekends only"})

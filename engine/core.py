@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.commands.access import AccessCommands
+from engine.commands.calendar import CalendarCommands
 from engine.commands.deploying import DeploymentCommands
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
@@ -18,6 +19,7 @@ __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 class Engine(
     AccessCommands,
+    CalendarCommands,
     PeopleCommands,
     DeploymentCommands,
     JobCommands,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -322,3 +323,26 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- the working-day calendar -------------------------------------------------------------------
+
+
+class CalendarYear(Base):
+    """A year whose holiday schedule is known: seeded from the published schedule or set by an admin."""
+
+    __tablename__ = "calendar_year"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(10))  # seed or admin
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarDay(Base):
+    """An exception to Monday-Friday: a holiday, or a weekend day worked to make up for one (调休)."""
+
+    __tablename__ = "calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(ForeignKey("calendar_year.year"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # holiday or workday
+    name: Mapped[str] = mapped_column(String(100))

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from engine import Engine, Principal
+from engine.commands.calendar import seed_calendar
 from engine.config import Settings
 from engine.db import make_sql_engine, normalize_url
 from engine.migrate import upgrade
@@ -51,6 +53,8 @@ def _truncate(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with sql.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    with Session(sql) as session, session.begin():
+        seed_calendar(session)  # reference data the migration seeded, as a fresh database has it
     sql.dispose()
 
 

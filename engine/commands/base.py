@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,9 +48,18 @@ class EngineBase:
         self._read_sessions = make_session_factory(self.sql_read)
         self.specs = SpecCache()
         self.live = LiveCache(self.settings.live_cache_size)
-        self.script_engine = SandboxedScriptEngine(time_limit=self.settings.script_time_limit)
+        self.script_engine = SandboxedScriptEngine(
+            helpers=self.expression_helpers(), time_limit=self.settings.script_time_limit
+        )
         self.store = InstanceStore(self.specs, self.live, self.script_engine)
         self.forms = FormRegistry()
+
+    def expression_helpers(self) -> dict[str, Callable[..., Any]]:
+        """Functions BPMN scripts, conditions and timer expressions may call by name (trusted code).
+
+        Each command group adds its own: `return super().expression_helpers() | {...}`.
+        """
+        return {}
 
     def close(self) -> None:
         self.sql.dispose()

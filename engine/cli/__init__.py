@@ -4,61 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from engine.config import Settings
-from engine.errors import BundleInvalid, FormInvalid, GovflowError
-
-
-def _engine(ctx: click.Context):  # noqa: ANN202 - imported lazily so `govflow --help` stays fast
-    from engine.core import Engine
-
-    if "engine" not in ctx.obj:
-        ctx.obj["engine"] = Engine(Settings.from_env())
-        ctx.call_on_close(ctx.obj["engine"].close)
-    return ctx.obj["engine"]
-
-
-def _fail(message: str) -> None:
-    click.echo(f"govflow: {message}", err=True)
-    sys.exit(1)
-
-
-def command_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Every error becomes one line on stderr and exit code 1; never a traceback."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except BundleInvalid as exc:
-            click.echo("govflow: the bundle was not deployed:", err=True)
-            for problem in exc.problems:
-                click.echo(f"  {problem}", err=True)
-            sys.exit(1)
-        except FormInvalid as exc:
-            click.echo("govflow: the form has errors:", err=True)
-            for error in exc.errors:
-                click.echo(f"  {error.field}: {error.message}", err=True)
-            sys.exit(1)
-        except GovflowError as exc:
-            _fail(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the operator gets a sentence, not a traceback
-            _fail(f"unexpected error: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-
-    return wrapper
-
-
-def _print(ctx: click.Context, value: Any, human: Callable[[Any], str]) -> None:
-    if ctx.obj.get("json"):
-        click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-    else:
-        click.echo(human(value))
+from engine.cli.calendar import calendar
+from engine.cli.support import command_errors, emit, engine_of, json_option
+from engine.errors import GovflowError
 
 
 @click.group()
@@ -70,41 +23,27 @@ def main(ctx: click.Context, as_json: bool) -> None:
     ctx.obj["json"] = as_json
 
 
-def _json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Accept --json after the subcommand too (`govflow tasks --user u --json`)."""
-
-    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-        if value:
-            ctx.ensure_object(dict)
-            ctx.obj["json"] = True
-
-    return click.option(
-        "--json",
-        "as_json",
-        is_flag=True,
-        expose_value=False,
-        callback=callback,
-        help="Print JSON for scripts.",
-    )(fn)
-
-
 @main.command()
 @click.option("--demo", is_flag=True, help="Also load the demo org, users and the process library.")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def init(ctx: click.Context, demo: bool) -> None:
     """Create or upgrade the database schema (and load the demo)."""
     from engine import migrate
 
-    engine = _engine(ctx)
+    engine = engine_of(ctx)
     migrate.upgrade(engine.sql)
-    result: dict[str, Any] = {"database": engine.dialect, "migrated": True}
+    result: dict[str, Any] = {
+        "database": engine.dialect,
+        "migrated": True,
+        "calendar_years_added": engine.seed_calendar(),
+    }
     if demo:
         from engine.demo import load_demo
 
         result["demo"] = load_demo(engine, Path.cwd())
-    _print(ctx, result, _human_init)
+    emit(ctx, result, _human_init)
 
 
 def _human_init(result: dict) -> str:
@@ -136,15 +75,15 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "username", default=None, help="Deploy as this designer (default: the operator).")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def deploy(ctx: click.Context, files: tuple[Path, ...], username: str | None) -> None:
     """Deploy a bundle of .bpmn, .dmn and .form.json files (all or nothing)."""
-    engine = _engine(ctx)
+    engine = engine_of(ctx)
     by = engine.principal(username) if username else None
     result = engine.deploy({f.name: f.read_bytes() for f in files}, by=by)
-    _print(
+    emit(
         ctx,
         result,
         lambda r: "\n".join(
@@ -167,23 +106,23 @@ def org() -> None:
 @click.option("--level", required=True, type=click.Choice(["city", "district", "subdistrict", "township", "committee"]))
 @click.option("--parent", default=None)
 @click.option("--kind", default=None, type=click.Choice(["residents", "villagers"]), help="for committees")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def org_add(ctx: click.Context, code: str, name: str, level: str, parent: str | None, kind: str | None) -> None:
     """Add an org unit under its parent."""
-    result = _engine(ctx).add_org_unit(code, name, level, parent, kind)
-    _print(ctx, result, lambda u: f"Org unit {u['code']} ({u['name']}, {u['level']}) added.")
+    result = engine_of(ctx).add_org_unit(code, name, level, parent, kind)
+    emit(ctx, result, lambda u: f"Org unit {u['code']} ({u['name']}, {u['level']}) added.")
 
 
 @org.command("list")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def org_list(ctx: click.Context) -> None:
     """List org units."""
-    units = _engine(ctx).list_org_units()
-    _print(
+    units = engine_of(ctx).list_org_units()
+    emit(
         ctx,
         {"items": units},
         lambda r: "\n".join(
@@ -203,7 +142,7 @@ def user() -> None:
 @click.option("--org", "org_code", required=True, help="the org unit where the roles are held")
 @click.option("--role", "roles", multiple=True, required=True)
 @click.option("--name", "display_name", default=None)
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def user_add(
@@ -215,8 +154,8 @@ def user_add(
     display_name: str | None,
 ) -> None:
     """Add a user holding ROLEs at an org unit."""
-    result = _engine(ctx).add_user(username, password, [(r, org_code) for r in roles], display_name)
-    _print(
+    result = engine_of(ctx).add_user(username, password, [(r, org_code) for r in roles], display_name)
+    emit(
         ctx,
         result,
         lambda u: f"User {u['username']} added with " + ", ".join(f"{r['role']}@{r['org_unit']}" for r in u["roles"]),
@@ -241,7 +180,7 @@ def _parse_var(text: str) -> tuple[str, Any]:
 @click.option("--business-key", default=None)
 @click.option("--version", type=int, default=None, help="pin a version (default: latest)")
 @click.option("--user", "username", default=None, help="start as this user (default: the operator)")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def start(
@@ -254,7 +193,7 @@ def start(
     username: str | None,
 ) -> None:
     """Start an instance of process KEY for an org unit."""
-    engine = _engine(ctx)
+    engine = engine_of(ctx)
     by = engine.principal(username) if username else None
     result = engine.start(
         key,
@@ -264,7 +203,7 @@ def start(
         variables=dict(_parse_var(v) for v in variables),
         version=version,
     )
-    _print(ctx, result, _human_instance)
+    emit(ctx, result, _human_instance)
 
 
 def _human_instance(i: dict) -> str:
@@ -281,14 +220,14 @@ def _human_instance(i: dict) -> str:
 @click.option("--user", "username", required=True)
 @click.option("--scope", default="all", type=click.Choice(["mine", "candidate", "all"]), show_default=True)
 @click.option("--status", default="open", type=click.Choice(["open", "completed"]), show_default=True)
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def tasks(ctx: click.Context, username: str, scope: str, status: str) -> None:
     """The task inbox of a user."""
-    engine = _engine(ctx)
+    engine = engine_of(ctx)
     items = engine.inbox(engine.principal(username), scope=scope, status=status, limit=500)["items"]
-    _print(
+    emit(
         ctx,
         {"items": items, "next_cursor": None},
         lambda r: (
@@ -306,7 +245,7 @@ def tasks(ctx: click.Context, username: str, scope: str, status: str) -> None:
 @click.argument("task_id")
 @click.option("--user", "username", required=True)
 @click.option("--data", default="{}", help="the form data as a JSON object")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def complete(ctx: click.Context, task_id: str, username: str, data: str) -> None:
@@ -315,9 +254,9 @@ def complete(ctx: click.Context, task_id: str, username: str, data: str) -> None
         values = json.loads(data)
     except json.JSONDecodeError as exc:
         raise GovflowError(f"--data is not valid JSON: {exc.msg} at character {exc.pos}") from exc
-    engine = _engine(ctx)
+    engine = engine_of(ctx)
     result = engine.complete(task_id, engine.principal(username), values)
-    _print(
+    emit(
         ctx,
         result,
         lambda r: "\n".join(
@@ -332,24 +271,24 @@ def complete(ctx: click.Context, task_id: str, username: str, data: str) -> None
 
 @main.command()
 @click.argument("instance_id")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def show(ctx: click.Context, instance_id: str) -> None:
     """Show an instance with its open tasks."""
-    _print(ctx, _engine(ctx).get_instance(instance_id), _human_instance)
+    emit(ctx, engine_of(ctx).get_instance(instance_id), _human_instance)
 
 
 @main.command()
 @click.argument("instance_id")
 @click.option("--var", "variables", multiple=True, help="k=v fixes applied before the retry")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def retry(ctx: click.Context, instance_id: str, variables: tuple[str, ...]) -> None:
     """Retry a failed instance (after a fix), optionally setting variables first."""
-    result = _engine(ctx).retry(instance_id, variables=dict(_parse_var(v) for v in variables))
-    _print(ctx, result, _human_instance)
+    result = engine_of(ctx).retry(instance_id, variables=dict(_parse_var(v) for v in variables))
+    emit(ctx, result, _human_instance)
 
 
 @main.group()
@@ -359,13 +298,13 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--instance", "instance_id", default=None)
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def audit_verify(ctx: click.Context, instance_id: str | None) -> None:
     """Recompute the hash chains; exit 1 naming the first broken row of each chain."""
-    result = _engine(ctx).verify_audit(instance_id)
-    _print(
+    result = engine_of(ctx).verify_audit(instance_id)
+    emit(
         ctx,
         result.as_dict(),
         lambda r: (
@@ -383,13 +322,13 @@ def audit_verify(ctx: click.Context, instance_id: str | None) -> None:
 
 @audit.command("history")
 @click.argument("instance_id")
-@_json_option
+@json_option
 @click.pass_context
 @command_errors
 def audit_history(ctx: click.Context, instance_id: str) -> None:
     """Every audit event of an instance, in order."""
-    items = _engine(ctx).history(instance_id)
-    _print(
+    items = engine_of(ctx).history(instance_id)
+    emit(
         ctx,
         {"items": items},
         lambda r: "\n".join(
@@ -398,6 +337,8 @@ def audit_history(ctx: click.Context, instance_id: str) -> None:
         ),
     )
 
+
+main.add_command(calendar)
 
 if __name__ == "__main__":
     main()
