@@ -238,6 +238,18 @@ def test_health_and_metrics_answer_without_signing_in(api: ApiClient) -> None:
     assert 'govflow_instances{status="running"} 1.0' in text
 
 
+def test_load_balancers_find_the_health_check_and_metrics_at_the_root_too(api: ApiClient, db_url: str) -> None:
+    root = api.http.get("/healthz")
+    assert root.status_code == 200 and root.mimetype == "application/json"
+    database = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    assert root.json == api.get("/healthz").json == {"status": "ok", "database": database}
+    start(api)
+    metrics = api.http.get("/metrics")
+    assert metrics.status_code == 200 and metrics.mimetype == "text/plain"
+    assert 'govflow_instances{status="running"} 1.0' in metrics.get_data(as_text=True)
+    assert 'endpoint="/healthz"' in api.http.get("/api/v1/metrics").get_data(as_text=True)
+
+
 def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
     token = {"Authorization": f"Bearer {api.token('wang')}"}
     malformed = api.http.post(
