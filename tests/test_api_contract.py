@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -248,6 +249,24 @@ def test_load_balancers_find_the_health_check_and_metrics_at_the_root_too(api: A
     assert metrics.status_code == 200 and metrics.mimetype == "text/plain"
     assert 'govflow_instances{status="running"} 1.0' in metrics.get_data(as_text=True)
     assert 'endpoint="/healthz"' in api.http.get("/api/v1/metrics").get_data(as_text=True)
+
+
+def completed_so_far(api: ApiClient, path: str = "/metrics") -> float:
+    [value] = re.findall(r"^govflow_tasks_completed_total (\S+)$", api.http.get(path).get_data(as_text=True), re.M)
+    return float(value)
+
+
+def test_each_task_completed_over_the_api_counts_once_in_the_metrics(api: ApiClient) -> None:
+    before = completed_so_far(api)
+    _instance, review_id = to_review(api)  # wang completes the registration
+    assert completed_so_far(api) == before + 1
+    assert api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {}}).status_code == 422
+    assert api.post(f"/tasks/{review_id}/delegate", "zhang", json={"to": "liu"}).status_code == 200
+    draft = api.post(f"/tasks/{review_id}/complete", "liu", json={"data": {"decision": "approve"}})
+    assert draft.status_code == 200 and draft.json["next_tasks"][0]["id"] == review_id  # back with zhang, still open
+    assert completed_so_far(api) == before + 1
+    assert api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {}}).status_code == 200
+    assert completed_so_far(api, "/api/v1/metrics") == before + 2
 
 
 def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
