@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import Flask, Request, jsonify, request, send_from_directory
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
 from api import auth, errors, metrics
+from api.parsing import Blueprint
 from api.routes import access, audit, deployments, instances, people, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine

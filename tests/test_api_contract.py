@@ -281,3 +281,35 @@ def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
     assert problem_of(huge)["status"] == 413
     assert problem_of(api.call("DELETE", "/tasks", "wang"))["status"] == 405
     assert problem_of(api.get("/no/such/thing", "wang"))["status"] == 404
+
+
+def test_a_body_sent_as_a_form_instead_of_json_is_refused_and_changes_nothing(api: ApiClient) -> None:
+    instance, review_id = to_review(api)
+    withdraw = f"/tasks/{instance['tasks'][0]['id']}/withdraw"
+    as_form = api.post(withdraw, "wang", data={"reason": "登记有误"})
+    assert problem_of(as_form)["status"] == 415 and "must be JSON" in problem_of(as_form)["detail"]
+    as_text = api.post(withdraw, "wang", data='{"reason": "登记有误"}', content_type="text/plain")
+    assert problem_of(as_text)["status"] == 415
+    start_as_form = api.post(
+        "/process-instances", "wang", data={"process_key": "petition_review", "org_unit": "qiaoyi"}
+    )
+    assert problem_of(start_as_form)["status"] == 415
+    assert api.get(f"/tasks/{review_id}", "zhang").json["status"] == "open"
+    assert api.post(withdraw, "wang").status_code == 200  # no body at all: nothing to misread
+
+
+@pytest.mark.parametrize(
+    ("path", "misspelt"),
+    [
+        ("/process-instances?stauts=failed", "stauts"),
+        ("/tasks?scope=all&proces_key=petition_review", "proces_key"),
+        ("/audit/events?user=wang", "user"),
+        ("/process-definitions?lastest=true", "lastest"),
+        ("/audit/verify?instance=x", "instance"),
+    ],
+)
+def test_a_misspelt_query_argument_is_refused_rather_than_ignored(api: ApiClient, path: str, misspelt: str) -> None:
+    start(api)
+    response = api.get(path, "admin")
+    assert response.status_code == 422
+    assert problem_of(response)["errors"] == [{"field": misspelt, "message": "Unknown field."}]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import auth, metrics
+from api.parsing import Blueprint
 from api.schemas import (
     CommentInSchema,
     CommentListSchema,
