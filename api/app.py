@@ -5,14 +5,15 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Request, request, send_from_directory
+from flask import Flask, Request, jsonify, request, send_from_directory
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
 from api import auth, errors, metrics
+from api.parsing import Blueprint
 from api.routes import access, audit, calendar, deployments, instances, people, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
@@ -25,15 +26,20 @@ MAX_JSON_BYTES = 1024 * 1024
 health = Blueprint("health", __name__, url_prefix="/api/v1", description="Health")
 
 
+def health_report() -> dict:
+    """{status, database} once the database has answered; 503 (DatabaseUnavailable) when it does not."""
+    engine = auth.engine()
+    with engine.reading() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok", "database": engine.dialect}
+
+
 @health.route("/healthz")
 class Health(MethodView):
     @health.response(200, HealthSchema)
     def get(self) -> dict:
-        """Whether the API can reach its database."""
-        engine = auth.engine()
-        with engine.reading() as session:
-            session.execute(text("SELECT 1"))
-        return {"status": "ok", "database": engine.dialect}
+        """Whether the API can reach its database (also at /healthz, outside /api/v1, for load balancers)."""
+        return health_report()
 
 
 class GovflowApi(Api):
@@ -135,6 +141,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             message = "Text may not contain the NUL character (U+0000)."
             return errors.problem(422, message, [{"field": f, "message": message} for f in fields])
         return None
+
+    @app.get("/healthz")
+    def root_health():  # noqa: ANN202 - load balancers probe the root; the same answer as /api/v1/healthz
+        return jsonify(health_report())
 
     @app.get("/api/v1/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # noqa: ANN202

@@ -1,5 +1,6 @@
 """Prometheus metrics: requests and latency per endpoint, tasks completed, instances by status.
 
+Served at /metrics (where Prometheus looks by default) and at /api/v1/metrics.
 Under gunicorn every worker is a process of its own; `govflow serve` points PROMETHEUS_MULTIPROC_DIR
 at a fresh directory so /metrics adds up all workers. Instance counts are read from the database,
 which every process shares.
@@ -21,6 +22,7 @@ LATENCY = Histogram(
     ["endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+METRICS_PATHS = ("/metrics", "/api/v1/metrics")
 TASKS_COMPLETED = Counter("govflow_tasks_completed_total", "Human tasks completed through the API")
 
 
@@ -45,14 +47,15 @@ def register(app: Flask) -> None:
     @app.after_request
     def _count(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "(unmatched)"
-        if endpoint != "/api/v1/metrics":
+        if endpoint not in METRICS_PATHS:
             REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
             LATENCY.labels(endpoint).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
     collector = InstanceCollector(app)
 
-    @app.get("/api/v1/metrics")
+    @app.get(METRICS_PATHS[0])
+    @app.get(METRICS_PATHS[1])
     def metrics() -> Response:
         registry = CollectorRegistry()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

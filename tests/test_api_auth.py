@@ -85,6 +85,15 @@ def test_a_browser_session_needs_its_csrf_token_to_write(api: ApiClient) -> None
     assert api.get("/me").status_code == 401
 
 
+def test_a_browser_signs_out_with_its_session_not_with_the_token_endpoint(api: ApiClient) -> None:
+    csrf = api.post("/auth/session", json={"username": "wang", "password": PASSWORD}).json["csrf_token"]
+    wrong_door = api.call("DELETE", "/auth/token", headers={"X-CSRF-Token": csrf})
+    assert wrong_door.status_code == 422 and "DELETE /api/v1/auth/session" in problem_of(wrong_door)["detail"]
+    assert api.get("/me").status_code == 200  # nothing was revoked, and no 204 said otherwise
+    assert api.call("DELETE", "/auth/session").status_code == 204
+    assert api.get("/me").status_code == 401
+
+
 @pytest.mark.parametrize(
     "body",
     [{"username": "wang"}, {"username": "wang", "password": PASSWORD, "extra": 1}, {"username": 5, "password": "x"}],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -238,6 +239,36 @@ def test_health_and_metrics_answer_without_signing_in(api: ApiClient) -> None:
     assert 'govflow_instances{status="running"} 1.0' in text
 
 
+def test_load_balancers_find_the_health_check_and_metrics_at_the_root_too(api: ApiClient, db_url: str) -> None:
+    root = api.http.get("/healthz")
+    assert root.status_code == 200 and root.mimetype == "application/json"
+    database = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    assert root.json == api.get("/healthz").json == {"status": "ok", "database": database}
+    start(api)
+    metrics = api.http.get("/metrics")
+    assert metrics.status_code == 200 and metrics.mimetype == "text/plain"
+    assert 'govflow_instances{status="running"} 1.0' in metrics.get_data(as_text=True)
+    assert 'endpoint="/healthz"' in api.http.get("/api/v1/metrics").get_data(as_text=True)
+
+
+def completed_so_far(api: ApiClient, path: str = "/metrics") -> float:
+    [value] = re.findall(r"^govflow_tasks_completed_total (\S+)$", api.http.get(path).get_data(as_text=True), re.M)
+    return float(value)
+
+
+def test_each_task_completed_over_the_api_counts_once_in_the_metrics(api: ApiClient) -> None:
+    before = completed_so_far(api)
+    _instance, review_id = to_review(api)  # wang completes the registration
+    assert completed_so_far(api) == before + 1
+    assert api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {}}).status_code == 422
+    assert api.post(f"/tasks/{review_id}/delegate", "zhang", json={"to": "liu"}).status_code == 200
+    draft = api.post(f"/tasks/{review_id}/complete", "liu", json={"data": {"decision": "approve"}})
+    assert draft.status_code == 200 and draft.json["next_tasks"][0]["id"] == review_id  # back with zhang, still open
+    assert completed_so_far(api) == before + 1
+    assert api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {}}).status_code == 200
+    assert completed_so_far(api, "/api/v1/metrics") == before + 2
+
+
 def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
     token = {"Authorization": f"Bearer {api.token('wang')}"}
     malformed = api.http.post(
@@ -250,3 +281,35 @@ def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
     assert problem_of(huge)["status"] == 413
     assert problem_of(api.call("DELETE", "/tasks", "wang"))["status"] == 405
     assert problem_of(api.get("/no/such/thing", "wang"))["status"] == 404
+
+
+def test_a_body_sent_as_a_form_instead_of_json_is_refused_and_changes_nothing(api: ApiClient) -> None:
+    instance, review_id = to_review(api)
+    withdraw = f"/tasks/{instance['tasks'][0]['id']}/withdraw"
+    as_form = api.post(withdraw, "wang", data={"reason": "登记有误"})
+    assert problem_of(as_form)["status"] == 415 and "must be JSON" in problem_of(as_form)["detail"]
+    as_text = api.post(withdraw, "wang", data='{"reason": "登记有误"}', content_type="text/plain")
+    assert problem_of(as_text)["status"] == 415
+    start_as_form = api.post(
+        "/process-instances", "wang", data={"process_key": "petition_review", "org_unit": "qiaoyi"}
+    )
+    assert problem_of(start_as_form)["status"] == 415
+    assert api.get(f"/tasks/{review_id}", "zhang").json["status"] == "open"
+    assert api.post(withdraw, "wang").status_code == 200  # no body at all: nothing to misread
+
+
+@pytest.mark.parametrize(
+    ("path", "misspelt"),
+    [
+        ("/process-instances?stauts=failed", "stauts"),
+        ("/tasks?scope=all&proces_key=petition_review", "proces_key"),
+        ("/audit/events?user=wang", "user"),
+        ("/process-definitions?lastest=true", "lastest"),
+        ("/audit/verify?instance=x", "instance"),
+    ],
+)
+def test_a_misspelt_query_argument_is_refused_rather_than_ignored(api: ApiClient, path: str, misspelt: str) -> None:
+    start(api)
+    response = api.get(path, "admin")
+    assert response.status_code == 422
+    assert problem_of(response)["errors"] == [{"field": misspelt, "message": "Unknown field."}]

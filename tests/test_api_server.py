@@ -52,6 +52,7 @@ def test_a_petition_is_deployed_worked_and_verified_over_http(server: Server, db
     with server.client() as anonymous:
         health = anonymous.get("/healthz").json()
         assert health == {"status": "ok", "database": "postgresql" if db_url.startswith("postgresql") else "sqlite"}
+        assert httpx.get(f"{server.url}/healthz", timeout=10).json() == health  # where load balancers look
     deploy_petition(server)
 
     with server.client("wang") as wang, server.client("zhang") as zhang, server.client("auditor") as auditor:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import auth
+from api.parsing import Blueprint
 from api.schemas import CredentialsSchema, SessionSchema, TokenSchema, UserSchema
 from engine.commands.access import BEARER, SESSION
+from engine.errors import RuleBroken
 from engine.models import utcnow
 from engine.people import Person
 
@@ -41,9 +42,13 @@ class Token(MethodView):
 
     @blp.response(204)
     def delete(self) -> None:
-        """Revoke the bearer token this request carries."""
+        """Revoke the bearer token this request carries (a browser signs out with DELETE /auth/session)."""
         auth.current()
         raw = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        if not raw:  # signed in by a session cookie: a 204 here would claim a sign-out that did not happen
+            raise RuleBroken(
+                "This request carries no bearer token to revoke; a browser signs out with DELETE /api/v1/auth/session."
+            )
         auth.engine().revoke_token(raw)
 
 

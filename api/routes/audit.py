@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import auth
+from api.parsing import Blueprint
 from api.schemas import AuditEventPageSchema, AuditQuerySchema, VerificationSchema, VerifyArgsSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit events and verification")

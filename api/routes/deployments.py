@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
 from api import auth
+from api.parsing import Blueprint
 from api.schemas import (
     DefinitionArgsSchema,
     DefinitionListSchema,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Response, json
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import auth
+from api.parsing import Blueprint
 from api.schemas import (
     AuditEventListSchema,
     CancelSchema,

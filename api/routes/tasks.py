@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api import auth, metrics
+from api.parsing import Blueprint
 from api.schemas import (
     CommentInSchema,
     CommentListSchema,
@@ -74,7 +74,9 @@ class Complete(MethodView):
     def post(self, args: dict, task_id: str) -> dict:
         """Submit the form: 422 with an error per field; 409 when the task is already done."""
         result = auth.engine().complete(task_id, auth.current(), args["data"])
-        metrics.TASKS_COMPLETED.inc()
+        # A delegate's submission is a draft: the task goes back, still open, to its owner to confirm.
+        if all(t["id"] != task_id for t in result["next_tasks"]):
+            metrics.TASKS_COMPLETED.inc()
         return result
 
 
