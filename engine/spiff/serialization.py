@@ -22,6 +22,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.task_index import index_of
+
 REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 SERIALIZER = BpmnWorkflowSerializer(REGISTRY)
 _ENCODER = SERIALIZER._encoder_cls
@@ -84,6 +86,8 @@ class TaskLedger:
     open_bodies: dict[UUID, str] = field(default_factory=dict)
     next_seq: int = 0
     mark: float = 0.0
+    # The workflows (top "" and subprocess ids) the ledger's rows belong to; None: not known yet, scan.
+    workflow_ids: set[str] | None = None
 
 
 def _task_body(task: Any) -> str:
@@ -119,37 +123,79 @@ def _all_workflows(workflow: BpmnWorkflow) -> list[tuple[str, Any]]:
 
 
 def collect_changes(workflow: BpmnWorkflow, ledger: TaskLedger) -> TaskChanges:
-    """Tasks to insert, update and delete since the ledger's last save; updates the ledger."""
+    """Tasks to insert, update and delete since the ledger's last save; updates the ledger.
+
+    The task index (engine/spiff/task_index.py) names the tasks created, changed in state or removed since
+    the last save; with the open tasks (whose data can change without their state), those are all a save
+    must look at. When a subprocess appeared or went, every task is looked at, as before the index.
+    """
+    workflows = _all_workflows(workflow)
+    if ledger.workflow_ids is not None and ledger.workflow_ids == {wid for wid, _ in workflows}:
+        changes = _indexed_changes(workflows, ledger)
+    else:
+        changes = _scanned_changes(workflows, ledger)
+    ledger.workflow_ids = {wid for wid, _ in workflows}
+    for _wid, wf in workflows:
+        index_of(wf).forget_changes()
+    ledger.mark = time.time()
+    return changes
+
+
+def _indexed_changes(workflows: list[tuple[str, Any]], ledger: TaskLedger) -> TaskChanges:
+    changes = TaskChanges()
+    for workflow_id, wf in workflows:
+        index = index_of(wf)
+        look_at = index.changed | (ledger.open_bodies.keys() & wf.tasks.keys())
+        # A task can leave the tree without _remove_task (SpiffWorkflow pops some directly): gone is gone.
+        gone = index.removed | {task_id for task_id in look_at if task_id not in wf.tasks}
+        for task_id in gone:
+            if ledger.seq_by_id.pop(task_id, None) is not None:
+                ledger.open_bodies.pop(task_id, None)
+                changes.deleted.append(str(task_id))
+        present = [wf.tasks[task_id] for task_id in look_at if task_id in wf.tasks]
+        for task in sorted(present, key=lambda t: t.__dict__.get("_govflow_seq", 0)):
+            _note_task(workflow_id, task.id, task, ledger, changes)
+    return changes
+
+
+def _scanned_changes(workflows: list[tuple[str, Any]], ledger: TaskLedger) -> TaskChanges:
     changes = TaskChanges()
     seen: set[UUID] = set()
-    for workflow_id, wf in _all_workflows(workflow):
+    for workflow_id, wf in workflows:
         for task_id, task in wf.tasks.items():
             seen.add(task_id)
-            finished = task.has_state(TaskState.FINISHED_MASK)
-            seq = ledger.seq_by_id.get(task_id)
-            if seq is None:
-                seq = ledger.next_seq
-                ledger.next_seq += 1
-                ledger.seq_by_id[task_id] = seq
-                body = _task_body(task)
-                changes.inserted.append(TaskRow(str(task_id), workflow_id, seq, task.state, body))
-            elif task.last_state_change >= ledger.mark or not finished:
-                body = _task_body(task)
-                if ledger.open_bodies.get(task_id) == body:
-                    continue
-                changes.updated.append(TaskRow(str(task_id), workflow_id, seq, task.state, body))
-            else:
+            if (
+                task_id in ledger.seq_by_id
+                and task.last_state_change < ledger.mark
+                and task.has_state(TaskState.FINISHED_MASK)
+            ):
                 continue
-            if finished:
-                ledger.open_bodies.pop(task_id, None)
-            else:
-                ledger.open_bodies[task_id] = body
+            _note_task(workflow_id, task_id, task, ledger, changes)
     for task_id in [t for t in ledger.seq_by_id if t not in seen]:
         del ledger.seq_by_id[task_id]
         ledger.open_bodies.pop(task_id, None)
         changes.deleted.append(str(task_id))
-    ledger.mark = time.time()
     return changes
+
+
+def _note_task(workflow_id: str, task_id: UUID, task: Any, ledger: TaskLedger, changes: TaskChanges) -> None:
+    """Record one task as inserted or updated (when its body differs from what was saved)."""
+    finished = task.has_state(TaskState.FINISHED_MASK)
+    seq = ledger.seq_by_id.get(task_id)
+    body = _task_body(task)
+    if seq is None:
+        seq = ledger.next_seq
+        ledger.next_seq += 1
+        ledger.seq_by_id[task_id] = seq
+        changes.inserted.append(TaskRow(str(task_id), workflow_id, seq, task.state, body))
+    elif ledger.open_bodies.get(task_id) == body:
+        return
+    else:
+        changes.updated.append(TaskRow(str(task_id), workflow_id, seq, task.state, body))
+    if finished:
+        ledger.open_bodies.pop(task_id, None)
+    else:
+        ledger.open_bodies[task_id] = body
 
 
 def restore_workflow(
@@ -174,6 +220,9 @@ def restore_workflow(
     _restore_subprocesses(workflow, workflow, dict(state.get("subprocesses", {})), by_workflow)
 
     ledger = TaskLedger(next_seq=(rows[-1].seq + 1) if rows else 0, mark=time.time())
+    ledger.workflow_ids = {workflow_id for workflow_id, _ in _all_workflows(workflow)}
+    for _workflow_id, wf in _all_workflows(workflow):
+        index_of(wf).forget_changes()
     for row in rows:
         task_id = UUID(row.id)
         ledger.seq_by_id[task_id] = row.seq
