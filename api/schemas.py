@@ -83,6 +83,8 @@ class OrgUnitSchema(Schema):
     level = fields.String()
     parent = fields.String(allow_none=True)
     kind = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active, or dissolved after a committee change"})
+    successor = fields.String(allow_none=True, metadata={"description": "the unit that took over its area"})
 
 
 class OrgUnitListSchema(Schema):

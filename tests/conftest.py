@@ -18,6 +18,7 @@ from engine.config import Settings
 from engine.db import make_sql_engine, normalize_url
 from engine.migrate import upgrade
 from engine.models import Base
+from engine.reference_data import seed_procedure_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -55,6 +56,7 @@ def _truncate(url: str) -> None:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     with Session(sql) as session, session.begin():
         seed_calendar(session)  # reference data the migration seeded, as a fresh database has it
+        seed_procedure_data(session)
     sql.dispose()
 
 
