@@ -30,6 +30,7 @@ class RuleCommands(EngineBase):
         book = self.rule_book
         return super().expression_helpers() | {
             "rule": lambda key: book().value(key),
+            "today": lambda: rules.today().isoformat(),
             "rule_basis": lambda key: book().get(key).basis(),
             "rule_period": self._rule_period,
             "rule_deadline": self._rule_deadline,
