@@ -14,7 +14,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import auth, errors, metrics
 from api.parsing import Blueprint
-from api.routes import access, audit, calendar, deployments, instances, people, tasks
+from api.routes import access, audit, calendar, deployments, instances, people, procedures, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
@@ -118,6 +118,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     blueprints = (health, access.blp, people.blp, calendar.blp, deployments.blp, instances.blp, tasks.blp, audit.blp)
+    blueprints += (procedures.blp,)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
 

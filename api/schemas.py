@@ -83,6 +83,8 @@ class OrgUnitSchema(Schema):
     level = fields.String()
     parent = fields.String(allow_none=True)
     kind = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active, or dissolved after a committee change"})
+    successor = fields.String(allow_none=True, metadata={"description": "the unit that took over its area"})
 
 
 class OrgUnitListSchema(Schema):
@@ -458,3 +460,156 @@ class WorkingDaysSchema(Schema):
     working_days = fields.Integer()
     due = fields.Date()
     assumed_years = fields.List(fields.Integer(), metadata={"description": "years counted with weekends only"})
+
+
+# --- rule tables and the registries of the procedures ------------------------------------------------
+
+
+class RuleSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    value = fields.Raw(metadata={"description": "a share ('> 1/2'), a number, a flag, a list or a range"})
+    unit = fields.String()
+    description = fields.String()
+    law = fields.String()
+    article = fields.String()
+    legal_basis_version = fields.String(metadata={"description": "e.g. UROL_2018, UROL_2025"})
+    valid_from = fields.String()
+    valid_to = fields.String(allow_none=True)
+    assumed = fields.Boolean(metadata={"description": "an [A] default an admin may change"})
+    changed_by = fields.String(allow_none=True)
+
+
+class RuleListSchema(Schema):
+    items = fields.List(fields.Nested(RuleSchema))
+
+
+class RuleArgsSchema(StrictSchema):
+    prefix = fields.String(load_default=None, validate=validate.Length(max=120))
+    on = fields.Date(load_default=None)
+
+
+class RuleVersionsSchema(Schema):
+    key = fields.String()
+    current = fields.Nested(RuleSchema, allow_none=True)
+    versions = fields.List(fields.Nested(RuleSchema))
+
+
+class RuleChangeSchema(StrictSchema):
+    value = fields.Raw(required=True)
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(load_default=None)
+    law = fields.String(load_default=None, validate=validate.Length(max=200))
+    article = fields.String(load_default=None, validate=validate.Length(max=100))
+    legal_basis_version = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    description = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class LegalPersonSchema(Schema):
+    uscc = fields.String()
+    org_unit = fields.String()
+    name = fields.String()
+    legal_representative = fields.String(allow_none=True)
+    status = fields.String()
+    registered_at = fields.String()
+    changed_at = fields.String()
+    cancelled_at = fields.String(allow_none=True)
+    history = fields.List(fields.Dict())
+
+
+class LegalPersonListSchema(Schema):
+    items = fields.List(fields.Nested(LegalPersonSchema))
+
+
+class LegalPersonArgsSchema(StrictSchema):
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    status = fields.String(load_default=None, validate=validate.OneOf(["active", "cancelled"]))
+
+
+class ServiceItemSchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    competent_level = fields.String()
+    mode = fields.String()
+    decision_rule = fields.String()
+    documents = fields.List(fields.Dict())
+    catalogue_version = fields.String()
+    legal_basis = fields.String()
+    assumed = fields.Boolean()
+    valid_from = fields.String()
+    valid_to = fields.String(allow_none=True)
+
+
+class ServiceItemListSchema(Schema):
+    items = fields.List(fields.Nested(ServiceItemSchema))
+
+
+class ServiceItemChangeSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    competent_level = fields.String(validate=validate.OneOf(["subdistrict", "district", "municipal"]))
+    mode = fields.String(validate=validate.OneOf(["direct", "entrusted_intake"]))
+    catalogue_version = fields.String(validate=validate.Length(min=1, max=40))
+    legal_basis = fields.String(validate=validate.Length(max=2000))
+    valid_from = fields.Date(load_default=None)
+
+
+class AssistMatterSchema(Schema):
+    scope = fields.String()
+    code = fields.String()
+    name = fields.String()
+    requesting_dept = fields.String()
+    status = fields.String(metadata={"description": "admitted or temporary"})
+    legal_basis = fields.String()
+    target = fields.String()
+    funding_amount = fields.Integer()
+    funding_source = fields.String()
+    effective_from = fields.String()
+    expires_on = fields.String(allow_none=True)
+    next_review_on = fields.String(allow_none=True)
+    since_version = fields.Integer()
+    until_version = fields.Integer(allow_none=True)
+    exit_reason = fields.String(allow_none=True)
+    assumed = fields.Boolean()
+
+
+class AssistListVersionSchema(Schema):
+    scope = fields.String()
+    version = fields.Integer()
+    published_at = fields.String()
+    published_by = fields.String()
+    instance_id = fields.String(allow_none=True)
+    note = fields.String()
+
+
+class AssistMatterListSchema(Schema):
+    scope = fields.String(metadata={"description": "'' for the city-wide list, else a district's code"})
+    version = fields.Integer()
+    latest_version = fields.Integer()
+    matters = fields.List(fields.Nested(AssistMatterSchema))
+    versions = fields.List(fields.Nested(AssistListVersionSchema))
+
+
+class AssistMatterArgsSchema(StrictSchema):
+    scope = fields.String(load_default="", validate=validate.Length(max=64))
+    version = fields.Integer(load_default=None, validate=VERSION_RANGE)
+
+
+class MonitoringReportSchema(Schema):
+    id = fields.Integer()
+    monitoring_point = fields.String()
+    matter_code = fields.String()
+    period = fields.String()
+    unlisted_tasks = fields.List(fields.Raw())
+    hours = fields.Integer()
+    instance_id = fields.String(allow_none=True)
+    reported_by = fields.String()
+    reported_at = fields.String()
+
+
+class MonitoringReportListSchema(Schema):
+    items = fields.List(fields.Nested(MonitoringReportSchema))
+
+
+class MonitoringArgsSchema(StrictSchema):
+    matter_code = fields.String(load_default=None, validate=validate.Length(max=100))

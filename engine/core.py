@@ -9,6 +9,7 @@ from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
 from engine.commands.people import PeopleCommands
 from engine.commands.queries import Queries
+from engine.commands.registries import RegistryCommands
 from engine.commands.remarks import RemarkCommands
 from engine.commands.stats import StatsQueries
 from engine.errors import DatabaseUnavailable
@@ -18,6 +19,7 @@ __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
 class Engine(
+    RegistryCommands,
     AccessCommands,
     CalendarCommands,
     PeopleCommands,

@@ -37,6 +37,8 @@ USERS = [
     ("rc_ruinan", "陈丽华", "residents_committee", "ruinan"),
     ("rc_yunnan", "周敏", "residents_committee", "yunnan"),
     ("vc_xinye", "沈永明", "villagers_committee", "xinye"),
+    ("party_xinye", "沈建华", "rc_party_org", "xinye"),
+    ("assembly_xinye", "村民代表", "villagers_assembly", "xinye"),
     ("street_wuliqiao", "张伟", "subdistrict_office", "wuliqiao"),
     ("street_wuliqiao2", "刘洋", "subdistrict_office", "wuliqiao"),
     ("center_wuliqiao", "孙静", "acceptance_center", "wuliqiao"),
@@ -75,8 +77,9 @@ def load_demo(engine: Engine, root: Path = PROJECT_ROOT) -> dict:
     for username, display_name, role, org_code in USERS:
         if username not in have_users:
             engine.add_user(username, DEMO_PASSWORD, [(role, org_code)], display_name)
-    files = library_files(root)
+    files = library_files(root) or library_files(PROJECT_ROOT)  # run from anywhere: the packaged library
     deployed = engine.deploy(files)["processes"] if files else []
+    engine.register_existing_committees()  # the legal-person registry starts with the demo committees
     return {
         "org_units": len(ORG_UNITS),
         "users": [{"username": u, "name": n, "role": r, "org_unit": o} for u, n, r, o in USERS],

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
+from engine import admission, rules
 from engine.audit import Actor, AuditLog
 from engine.errors import BundleInvalid, NotFound, Problem
 from engine.models import Blob, Deployment, DeploymentFile, FormDefinition, ProcessDefinition, utcnow
@@ -101,7 +102,13 @@ def known_form_ids(session: Session) -> set[str]:
 def validate(session: Session, files: dict[str, bytes]) -> ParsedBundle:
     """Parse and check a bundle against what is deployed; raises BundleInvalid."""
     check_sizes(files)
-    return parse_bundle(files, library=library_files(session), known_forms=known_form_ids(session))
+    parsed = parse_bundle(files, library=library_files(session), known_forms=known_form_ids(session))
+    # The admission list is enforced on deployment too: committees get no work for a matter not admitted.
+    refused, warnings = admission.check_bundle(session, parsed.processes, rules.today())
+    if refused:
+        raise BundleInvalid(refused)
+    parsed.warnings.extend(warnings)
+    return parsed
 
 
 def deploy(session: Session, files: dict[str, bytes], actor: Actor, specs: SpecCache) -> DeploymentResult:

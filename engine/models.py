@@ -71,6 +71,11 @@ class OrgUnit(Base):
     # "shanghai/huangpu/wuliqiao/": the codes from the root down, for "at or below" range queries.
     path: Mapped[str] = mapped_column(String(600), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Committee changes (procedures): a dissolved or merged-away unit takes no new cases or tasks;
+    # `successor_code` names the unit that took over its area.
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    ended_at: Mapped[datetime | None]
+    successor_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class UserAccount(Base):
@@ -346,3 +351,120 @@ class CalendarDay(Base):
     year: Mapped[int] = mapped_column(ForeignKey("calendar_year.year"), index=True)
     kind: Mapped[str] = mapped_column(String(10))  # holiday or workday
     name: Mapped[str] = mapped_column(String(100))
+
+
+# --- rule tables and the registries the procedures write --------------------------------------------
+
+
+class RuleSet(Base):
+    """One version of a rule: its value, the law and article it comes from and the dates it is valid."""
+
+    __tablename__ = "rule_set"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    value: Mapped[dict | list | str | int | bool] = mapped_column(JSON)
+    unit: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    law: Mapped[str] = mapped_column(String(200))
+    article: Mapped[str] = mapped_column(String(100), default="")
+    legal_basis_version: Mapped[str] = mapped_column(String(40))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    assumed: Mapped[bool] = mapped_column(default=False)  # an [A] default an admin may change
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommitteeLegalPerson(Base):
+    """基层群众性自治组织特别法人: a committee's unified social credit code and certificate."""
+
+    __tablename__ = "committee_legal_person"
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)
+    name: Mapped[str] = mapped_column(String(300))  # the standard certificate name
+    legal_representative: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # active or cancelled
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+    # [{"at", "action": issued|changed|cancelled, "instance_id", "detail"}], oldest first.
+    history: Mapped[list] = mapped_column(default=list)
+
+
+class ServiceItem(Base):
+    """One version of an entry of the delegation catalogue: who decides an item and how it is received."""
+
+    __tablename__ = "service_item"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    competent_level: Mapped[str] = mapped_column(String(20))  # subdistrict, district or municipal
+    mode: Mapped[str] = mapped_column(String(20))  # direct or entrusted_intake
+    decision_rule: Mapped[str] = mapped_column(String(40))
+    # [{"code", "name", "held_by_government"}]: documents the government holds are pulled, not asked for.
+    documents: Mapped[list] = mapped_column(default=list)
+    catalogue_version: Mapped[str] = mapped_column(String(40))
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    assumed: Mapped[bool] = mapped_column(default=False)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssistMatterList(Base):
+    """A published version of a list of assisted matters (scope "" is the city-wide list)."""
+
+    __tablename__ = "assist_matter_list"
+    __table_args__ = (UniqueConstraint("scope_code", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope_code: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AssistMatter(Base):
+    """A matter on a list from list version `since_version` until (not including) `until_version`."""
+
+    __tablename__ = "assist_matter"
+    __table_args__ = (Index("ix_assist_matter_scope_code", "scope_code", "code", "until_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope_code: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    requesting_dept: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # admitted or temporary
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[str] = mapped_column(String(20), default="both")  # urban_rc, village_vc or both
+    funding_amount: Mapped[int] = mapped_column(Integer, default=0)  # yuan a year
+    funding_source: Mapped[str] = mapped_column(String(200), default="")
+    effective_from: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)  # temporary admissions end by themselves
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    since_version: Mapped[int] = mapped_column(Integer)
+    until_version: Mapped[int | None] = mapped_column(Integer)
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    assumed: Mapped[bool] = mapped_column(default=False)
+
+
+class MonitoringReport(Base):
+    """A monitoring point's quarterly report of tasks pushed down without admission (居村减负)."""
+
+    __tablename__ = "monitoring_report"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitoring_point: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)
+    matter_code: Mapped[str] = mapped_column(String(100), index=True)
+    period: Mapped[str] = mapped_column(String(20))
+    unlisted_tasks: Mapped[list] = mapped_column(default=list)
+    hours: Mapped[int] = mapped_column(Integer, default=0)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    reported_by: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)

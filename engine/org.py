@@ -87,8 +87,9 @@ def resolve_candidate(
         )
     if explicit_code:
         unit = get_unit(session, explicit_code)
-        why = f"{role} of {unit.name}, because the process data names {unit.name}"
-        return Candidate(role, unit.code, why, unit.path)
+        fitting = _fits(role, unit) or role
+        why = f"{fitting} of {unit.name}, because the process data names {unit.name}"
+        return _handed_on(session, Candidate(fitting, unit.code, why, unit.path), unit)
     for unit in ancestors(session, instance_unit):
         fitting = _fits(role, unit)
         if fitting is None:
@@ -97,10 +98,25 @@ def resolve_candidate(
             why = f"{fitting} of {unit.name}, because the instance belongs to {unit.name}"
         else:
             why = f"{fitting} of {unit.name}, because the instance belongs to {instance_unit.name}"
-        return Candidate(fitting, unit.code, why, unit.path)
+        return _handed_on(session, Candidate(fitting, unit.code, why, unit.path), unit)
     return Candidate(
         role,
         instance_unit.code,
         f"{role} of {instance_unit.name}: no org unit above {instance_unit.name} is at the level of {role}",
         instance_unit.path,
     )
+
+
+def _handed_on(session: Session, candidate: Candidate, unit: OrgUnit) -> Candidate:
+    """A dissolved or merged-away unit takes no new tasks: they go to the unit that took over its area."""
+    seen = {unit.code}
+    while unit.status != "active" and unit.successor_code and unit.successor_code not in seen:
+        successor = get_unit(session, unit.successor_code)
+        why = (
+            f"{candidate.role} of {successor.name}, because {unit.name} was {unit.status} "
+            f"and {successor.name} took over"
+        )
+        candidate = Candidate(_fits(candidate.role, successor) or candidate.role, successor.code, why, successor.path)
+        seen.add(successor.code)
+        unit = successor
+    return candidate

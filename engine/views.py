@@ -93,7 +93,15 @@ def audit_event(event: AuditEvent) -> dict:
 
 
 def org_unit(unit: OrgUnit) -> dict:
-    return {"code": unit.code, "name": unit.name, "level": unit.level, "parent": unit.parent_code, "kind": unit.kind}
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "level": unit.level,
+        "parent": unit.parent_code,
+        "kind": unit.kind,
+        "status": unit.status or "active",
+        "successor": unit.successor_code,
+    }
 
 
 def inbox_item(task: HumanTask) -> dict:

@@ -18,6 +18,7 @@ from engine.config import Settings
 from engine.db import make_sql_engine, normalize_url
 from engine.migrate import upgrade
 from engine.models import Base
+from engine.reference_data import seed_procedure_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -25,7 +26,7 @@ SHARED = ROOT.parent / "shared"
 PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "secret-pass-1"
 
-pytest_plugins = ["tests.serving"]  # the `server` fixture: `govflow serve` on a loopback port
+pytest_plugins = ["tests.serving", "tests.procedure_desk"]  # `server` (govflow serve), `desk` (the demo via REST)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,7 @@ def _truncate(url: str) -> None:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     with Session(sql) as session, session.begin():
         seed_calendar(session)  # reference data the migration seeded, as a fresh database has it
+        seed_procedure_data(session)
     sql.dispose()
 
 

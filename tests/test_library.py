@@ -29,9 +29,9 @@ CONSULTATION = {
 @pytest.fixture
 def demo(engine: Engine) -> Engine:
     result = load_demo(engine)
-    assert [p["key"] for p in result["processes"]] == ["deliberation"]
+    assert "deliberation" in [p["key"] for p in result["processes"]]
     again = load_demo(engine)  # make run twice: nothing new
-    assert again["processes"][0]["unchanged"] is True
+    assert all(p["unchanged"] for p in again["processes"])
     return engine
 
 

@@ -38,6 +38,7 @@ def init(ctx: click.Context, demo: bool) -> None:
         "database": engine.dialect,
         "migrated": True,
         "calendar_years_added": engine.seed_calendar(),
+        "procedure_data_added": engine.seed_procedure_data(),
     }
     if demo:
         from engine.demo import load_demo

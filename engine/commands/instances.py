@@ -219,7 +219,11 @@ class InstanceCommands(EngineBase):
             unit = unit or org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
-            explicit = task.data.get(f"{role}_org_unit") if role else None
+            # The process data may name the unit: for this step (`<element id>_org_unit`, e.g. the item of a
+            # multi-instance step, one per committee) or for every step of the role (`<role>_org_unit`).
+            explicit = task.data.get(f"{task.element_id}_org_unit") or (
+                task.data.get(f"{role}_org_unit") if role else None
+            )
             candidate = org.resolve_candidate(session, role, unit, explicit if isinstance(explicit, str) else None)
             row = HumanTask(
                 id=task.id,

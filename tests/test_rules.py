@@ -1,0 +1,235 @@
+"""The statutory rules at their boundaries, read from the shipped rule table (engine/data/rules.json)."""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+
+import pytest
+
+from engine import Engine
+from engine.errors import NotAllowed, RuleBroken
+from engine.rules import (
+    RuleBook,
+    admission_decision,
+    assessment_valid,
+    owners_minimum_yes_share,
+    passes,
+    petition_requires_assembly,
+    quorum_met,
+    seed_rules,
+    service_eligibility,
+)
+
+BOOK = RuleBook(seed_rules())
+TODAY = date(2026, 12, 1)
+
+
+@pytest.mark.parametrize(
+    ("basis", "proposers", "eligible", "must_convene"),
+    [
+        ("residents", 100, 500, True),  # exactly a fifth of residents 18+
+        ("residents", 99, 500, False),
+        ("households", 36, 180, True),  # exactly a fifth of households
+        ("households", 35, 180, False),
+        ("groups", 2, 6, True),  # exactly a third of resident groups
+        ("groups", 1, 6, False),
+        ("villagers", 30, 300, True),  # a tenth of villagers (VCOL Art.21)
+        ("villagers", 29, 300, False),
+    ],
+)
+def test_a_petition_forces_the_assembly_from_the_statutory_share(
+    basis: str, proposers: int, eligible: int, must_convene: bool
+) -> None:
+    assert petition_requires_assembly(BOOK, basis, proposers, eligible, on=TODAY) is must_convene
+
+
+@pytest.mark.parametrize(
+    ("body", "counts", "met"),
+    [
+        ("residents_assembly", {"eligible": 100, "present": 50}, False),  # exactly half is not more than half
+        ("residents_assembly", {"eligible": 100, "present": 51}, True),  # half plus one
+        ("residents_assembly", {"eligible": 101, "present": 51}, True),
+        ("residents_rep_assembly", {"eligible": 30, "present": 20}, True),  # two thirds of members
+        ("residents_rep_assembly", {"eligible": 30, "present": 19}, False),
+        ("villagers_rep_assembly", {"eligible": 45, "present": 30}, True),
+        ("villagers_rep_assembly", {"eligible": 45, "present": 29}, False),
+        # villagers: more than half of persons OR two thirds of households
+        (
+            "villagers_assembly",
+            {"eligible": 300, "present": 150, "eligible_households": 90, "present_households": 60},
+            True,
+        ),
+        (
+            "villagers_assembly",
+            {"eligible": 300, "present": 150, "eligible_households": 90, "present_households": 59},
+            False,
+        ),
+        (
+            "villagers_assembly",
+            {"eligible": 300, "present": 151, "eligible_households": 90, "present_households": 0},
+            True,
+        ),
+        # owners: two thirds of the area AND two thirds of the headcount take part
+        ("owners_assembly", {"eligible_area": 3000, "present_area": 2000, "eligible": 60, "present": 40}, True),
+        ("owners_assembly", {"eligible_area": 3000, "present_area": 1999, "eligible": 60, "present": 60}, False),
+        ("owners_assembly", {"eligible_area": 3000, "present_area": 3000, "eligible": 60, "present": 39}, False),
+        ("residents_assembly", {"eligible": 0, "present": 0}, False),  # no base, no quorum
+    ],
+)
+def test_the_quorum_of_each_body_at_its_boundary(body: str, counts: dict, met: bool) -> None:
+    assert quorum_met(BOOK, body, on=TODAY, **counts) is met
+
+
+@pytest.mark.parametrize(
+    ("body", "matter", "votes", "carried"),
+    [
+        ("residents_assembly", "general", {"present": 60, "yes": 30}, False),  # exactly half of those present
+        ("residents_assembly", "general", {"present": 60, "yes": 31}, True),
+        ("villagers_assembly", "general", {"present": 200, "yes": 101}, True),
+        ("committee", "general", {"present": 7, "yes": 4}, True),
+        ("committee", "general", {"present": 8, "yes": 4}, False),
+        # elevator retrofit (改建): 3/4 of the participating area AND of the participating headcount
+        (
+            "owners_assembly",
+            "elevator_retrofit",
+            {"present_area": 2000, "yes_area": 1500, "present": 40, "yes": 30},
+            True,
+        ),
+        # 3/4 by area but not by headcount
+        (
+            "owners_assembly",
+            "elevator_retrofit",
+            {"present_area": 2000, "yes_area": 1600, "present": 40, "yes": 29},
+            False,
+        ),
+        # 3/4 by headcount but not by area
+        (
+            "owners_assembly",
+            "elevator_retrofit",
+            {"present_area": 2000, "yes_area": 1499, "present": 40, "yes": 40},
+            False,
+        ),
+        # other owners' matters: more than half of both
+        ("owners_assembly", "general", {"present_area": 2000, "yes_area": 1001, "present": 40, "yes": 21}, True),
+        ("owners_assembly", "general", {"present_area": 2000, "yes_area": 1000, "present": 40, "yes": 40}, False),
+    ],
+)
+def test_the_majority_of_each_body_at_its_boundary(body: str, matter: str, votes: dict, carried: bool) -> None:
+    assert passes(BOOK, body, matter=matter, on=TODAY, **votes) is carried
+
+
+def test_an_elevator_retrofit_needs_at_least_half_of_all_area_and_owners() -> None:
+    assert owners_minimum_yes_share(BOOK, "elevator_retrofit", on=TODAY) == Fraction(1, 2)
+    assert owners_minimum_yes_share(BOOK, "general", on=TODAY) == Fraction(1, 3)
+
+
+def test_a_rule_answers_with_the_version_valid_on_the_day() -> None:
+    assert BOOK.value("service.severe_disability.monthly_amount", date(2025, 6, 30)) == 410
+    assert BOOK.value("service.severe_disability.monthly_amount", date(2025, 7, 1)) == 450
+    assert BOOK.value("committee_change.households_range", date(2025, 12, 31)) == [100, 700]
+    assert BOOK.get("committee_change.households_range", date(2026, 1, 1)).legal_basis_version == "UROL_2025"
+    with pytest.raises(RuleBroken, match="no version valid on 2025-12-31"):
+        BOOK.get("deliberation.residents_rep_assembly.quorum", date(2025, 12, 31))  # introduced by UROL 2025
+
+
+def test_every_rule_names_its_law_and_article_and_assumed_defaults_are_marked() -> None:
+    for key in BOOK.all_keys():
+        for rule in BOOK.versions(key):
+            assert rule.law and rule.article and rule.legal_basis_version, key
+    assert BOOK.get("deliberation.coordination_max_rounds", TODAY).assumed is True
+    assert BOOK.get("deliberation.residents_assembly.quorum", TODAY).assumed is False
+
+
+@pytest.mark.parametrize(
+    ("applicant", "eligible", "reason"),
+    [
+        ({"age": 60, "care_grade": 2, "assessment_date": "2025-12-02", "economic_status": "dibao"}, True, None),
+        ({"age": 59, "care_grade": 2, "assessment_date": "2025-12-02", "economic_status": "dibao"}, False, "未满 60"),
+        (
+            {"age": 80, "care_grade": 1, "assessment_date": "2025-12-02", "economic_status": "dibao"},
+            False,
+            "照护等级 1",
+        ),
+        (
+            {"age": 80, "care_grade": 4, "assessment_date": "2024-12-01", "economic_status": "low_income"},
+            False,
+            "有效期",
+        ),
+        ({"age": 80, "care_grade": 4, "assessment_date": "2024-12-02", "economic_status": "none"}, False, "低保"),
+    ],
+)
+def test_elderly_care_subsidy_eligibility(applicant: dict, eligible: bool, reason: str | None) -> None:
+    result = service_eligibility(BOOK, "elderly_care_subsidy", applicant, on=TODAY)
+    assert result.eligible is eligible
+    if reason:
+        assert any(reason in r for r in result.reasons), result.reasons
+
+
+def test_severe_disability_subsidy_amount_follows_the_rule_version() -> None:
+    applicant = {"age": 40, "disability_grade": 2, "employed": False, "has_pension": False}
+    assert service_eligibility(BOOK, "severe_disability_unemployed_subsidy", applicant, on=TODAY).monthly_amount == 450
+    old = service_eligibility(BOOK, "severe_disability_unemployed_subsidy", applicant, on=date(2024, 1, 1))
+    assert old.monthly_amount == 410
+    grade3 = service_eligibility(BOOK, "severe_disability_unemployed_subsidy", applicant | {"disability_grade": 3})
+    assert not grade3.eligible and "不属于重度残疾" in grade3.reasons[0]
+    assert assessment_valid(BOOK, "2024-12-02", TODAY) and not assessment_valid(BOOK, "2024-12-01", TODAY)
+
+
+@pytest.mark.parametrize(
+    ("reviews", "revisions", "emergency", "outcome"),
+    [
+        (("pass", "pass", "pass", "pass"), 0, False, "admit"),
+        (("pass", "pass", "pass", "pass"), 0, True, "admit_temporary"),
+        (("fail", "pass", "pass", "pass"), 0, False, "reject"),  # no legal basis
+        (("pass", "fail", "pass", "pass"), 0, False, "reject"),  # the department can do it itself
+        (("pass", "pass", "pass", "revise"), 0, False, "return_for_revision"),  # funding missing
+        (("pass", "pass", "fail", "pass"), 1, False, "return_for_revision"),
+        (("pass", "pass", "pass", "revise"), 2, False, "reject"),  # returned twice already
+    ],
+)
+def test_the_admission_decision_aggregates_the_four_reviews(
+    reviews: tuple, revisions: int, emergency: bool, outcome: str
+) -> None:
+    legality, necessity, reasonableness, funding = reviews
+    decision = admission_decision(
+        BOOK,
+        legality=legality,
+        necessity=necessity,
+        reasonableness=reasonableness,
+        funding=funding,
+        revisions=revisions,
+        emergency=emergency,
+        on=TODAY,
+    )
+    assert decision["outcome"] == outcome and decision["reason"]
+
+
+# --- the rule table in the database --------------------------------------------------------------
+
+
+def test_an_admin_versions_an_assumed_default_and_the_change_is_audited(org: Engine) -> None:
+    admin = org.principal("admin")
+    changed = org.set_rule("deliberation.coordination_max_rounds", admin, 5, date(2027, 1, 1))
+    assert changed["version"] == 2 and changed["assumed"] is True and changed["changed_by"] == "admin"
+    versions = org.rule_versions("deliberation.coordination_max_rounds")["versions"]
+    assert versions[0]["valid_to"] == "2026-12-31" and versions[1]["valid_from"] == "2027-01-01"
+    assert org.rule_book().value("deliberation.coordination_max_rounds", date(2027, 1, 1)) == 5
+    assert org.rule_book().value("deliberation.coordination_max_rounds", date(2026, 12, 31)) == 3
+    events = org.audit_events(admin, action="rule_changed")["items"]
+    assert events[-1]["element_id"] == "deliberation.coordination_max_rounds"
+
+
+def test_a_statutory_rule_changes_only_with_a_new_legal_basis(org: Engine) -> None:
+    admin = org.principal("admin")
+    key = "deliberation.residents_assembly.quorum"
+    with pytest.raises(RuleBroken, match="statutory"):
+        org.set_rule(key, admin, "> 1/3", date(2027, 1, 1))
+    revised = org.set_rule(
+        key, admin, ">= 1/2", date(2027, 1, 1), law="城市居民委员会组织法（2025 修订）", legal_basis_version="UROL_2025"
+    )
+    assert revised["legal_basis_version"] == "UROL_2025" and revised["assumed"] is False
+    with pytest.raises(RuleBroken, match="whole number"):
+        org.set_rule("deliberation.coordination_max_rounds", admin, "three", date(2027, 1, 1))
+    with pytest.raises(NotAllowed):
+        org.set_rule("deliberation.coordination_max_rounds", org.principal("zhang"), 4, date(2027, 1, 1))
