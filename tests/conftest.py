@@ -25,7 +25,10 @@ SHARED = ROOT.parent / "shared"
 PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "secret-pass-1"
 
-pytest_plugins = ["tests.serving"]  # the `server` fixture: `govflow serve` on a loopback port
+pytest_plugins = [
+    "tests.serving",  # the `server` fixture: `govflow serve` on a loopback port
+    "tests.browser",  # `chromium` and `officials`: Playwright on Debian's chromium, signed in
+]
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ def test_an_official_copies_a_step_to_an_official_of_another_subdistrict_who_rea
     assert (item["copy"]["by"], item["copy"]["note"]) == ("zhang", "请南京东路街道知悉")
     assert engine.copied_count(wu) == 1 and engine.copied_count(who(engine, "liu")) == 0
     assert engine.get_task(review_id, wu)["name"] == "街道审查"
+    assert engine.get_instance(instance_id, wu)["business_key"] == "YT-2026-007"
     assert "task_copied" in [e["action"] for e in engine.history(instance_id, wu)]
     assert [c["kind"] for c in engine.instance_comments(instance_id, wu)] == ["copy"]
     assert engine.path(instance_id, wu)["active"] == ["review_petition"]

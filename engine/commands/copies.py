@@ -124,6 +124,14 @@ class CopyCommands(RemarkCommands):
                 raise
             return super().get_task(task_id, Principal.system())
 
+    def get_instance(self, instance_id: str, by: Principal | None = None) -> dict:
+        try:
+            return super().get_instance(instance_id, by)
+        except NotAllowed:
+            if by is None or not self._copied_on(by, instance_id=instance_id):
+                raise
+            return super().get_instance(instance_id, Principal.system())
+
     def history(self, instance_id: str, by: Principal | None = None) -> list[dict]:
         try:
             return super().history(instance_id, by)
