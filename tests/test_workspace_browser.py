@@ -47,6 +47,12 @@ def press_until_focused(page, accessible_name: str, limit: int = 60) -> None:  #
     raise AssertionError(f"{accessible_name!r} cannot be reached with the Tab key")
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(e => e.offsetParent !== null)
+    .filter(e => !((e.labels && e.labels.length) || e.getAttribute('aria-label') || e.textContent.trim()))
+    .map(e => e.outerHTML.slice(0, 120))"""
+
+
 def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_browser(
     deliberation: Engine, officials
 ) -> None:  # noqa: ANN001
@@ -97,6 +103,8 @@ def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_brows
     assert "审核意见：此项为必填项。" in zhang.locator("#form-errors").inner_text()
     zhang.locator("#diagram[data-ready=true]").wait_for()
     screenshot(zhang, "task_with_field_error_laptop")
+    assert zhang.evaluate(UNLABELLED) == []  # every control has a name a screen reader can say
+    assert zhang.get_by_role("img", name="流程图，当前步骤：街道审核").is_visible()
     zhang.get_by_label("审核意见").fill("同意加装，请做好公示")
     zhang.get_by_role("button", name="办结").click()
     zhang.wait_for_url("**/inbox?did=complete")
@@ -106,6 +114,7 @@ def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_brows
     liu = officials("liu", viewport=PHONE)
     liu.get_by_role("link", name=re.compile("待认领")).click()
     screenshot(liu, "inbox_candidate_phone")
+    assert liu.evaluate(UNLABELLED) == []
     row(liu, "YT-2026-099").get_by_role("link", name="街道审核").click()
     liu.get_by_text("转办", exact=True).click()
     liu.get_by_label("转办给").select_option("zhang")
