@@ -8,7 +8,9 @@ lets them read the case (task, history, comments, path), never work it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from engine.roles import AUDITOR
 from engine.spiff import runtime
 from engine.store import LiveWorkflow
 
+T = TypeVar("T")
 COPY_VARIABLE = "copy_to"
 MAX_RECIPIENTS = 20
 COPY_ORDER = (SortKey(TaskCopy.copied_at, descending=True), SortKey(TaskCopy.id, descending=True))
@@ -117,44 +120,28 @@ class CopyCommands(RemarkCommands):
     # --- reading a case one was copied on -----------------------------------------------------
 
     def get_task(self, task_id: str, by: Principal | None = None) -> dict:
-        try:
-            return super().get_task(task_id, by)
-        except NotAllowed:
-            if by is None or not self._copied_on(by, task_id=task_id):
-                raise
-            return super().get_task(task_id, Principal.system())
+        return self._read_copied(partial(super().get_task, task_id), by, task_id=task_id)
 
     def get_instance(self, instance_id: str, by: Principal | None = None) -> dict:
-        try:
-            return super().get_instance(instance_id, by)
-        except NotAllowed:
-            if by is None or not self._copied_on(by, instance_id=instance_id):
-                raise
-            return super().get_instance(instance_id, Principal.system())
+        return self._read_copied(partial(super().get_instance, instance_id), by, instance_id=instance_id)
 
     def history(self, instance_id: str, by: Principal | None = None) -> list[dict]:
-        try:
-            return super().history(instance_id, by)
-        except NotAllowed:
-            if by is None or not self._copied_on(by, instance_id=instance_id):
-                raise
-            return super().history(instance_id, Principal.system())
+        return self._read_copied(partial(super().history, instance_id), by, instance_id=instance_id)
 
     def path(self, instance_id: str, by: Principal) -> dict:
-        try:
-            return super().path(instance_id, by)
-        except NotAllowed:
-            if not self._copied_on(by, instance_id=instance_id):
-                raise
-            return super().path(instance_id, Principal.system())
+        return self._read_copied(partial(super().path, instance_id), by, instance_id=instance_id)
 
     def instance_comments(self, instance_id: str, by: Principal) -> list[dict]:
+        return self._read_copied(partial(super().instance_comments, instance_id), by, instance_id=instance_id)
+
+    def _read_copied(self, read: Callable[[Principal | None], T], by: Principal | None, **case: str) -> T:
+        """A read as the caller may do it, or, refused that, as the case's reader when it was copied to them."""
         try:
-            return super().instance_comments(instance_id, by)
+            return read(by)
         except NotAllowed:
-            if not self._copied_on(by, instance_id=instance_id):
+            if by is None or not self._copied_on(by, **case):
                 raise
-            return super().instance_comments(instance_id, Principal.system())
+            return read(Principal.system())
 
     def _copied_on(self, by: Principal, *, task_id: str | None = None, instance_id: str | None = None) -> bool:
         """Whether a step of the case (the task's, or the instance) was copied to the caller."""
