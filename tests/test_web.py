@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from api import auth, create_app
 from engine import Engine
+from engine.models import HumanTask, utcnow
 from tests.conftest import DATA, PASSWORD, ROOT, read_bundle, who
 
 WEB_BUNDLE = ("workspace_deliberation.bpmn", "ws_issue.form.json", "ws_review.form.json", "ws_publish.form.json")
@@ -116,6 +118,21 @@ def test_the_inbox_shows_each_tab_with_its_count_and_escapes_what_officials_type
     assert "登记议题" not in text_of(wang.get("/inbox?tab=candidate&q=nothing-like-it"))
     rows = text_of(wang.get("/inbox/rows?tab=done"))
     assert 'hx-swap-oob="true"' in rows and re.search(r'id="count-done" hx-swap-oob="true">1<', rows)
+
+
+def test_overdue_tasks_are_marked_in_red_with_a_word_and_can_be_listed_alone(app, deliberation: Engine) -> None:  # noqa: ANN001
+    late, on_time = to_review(deliberation, "LATE-1"), to_review(deliberation, "SOON-1")
+    with deliberation.transaction() as session:  # the timers work sets due dates; here they are set by hand
+        session.get(HumanTask, late).due_at = utcnow() - timedelta(days=1)
+        session.get(HumanTask, on_time).due_at = utcnow() + timedelta(days=3)
+    zhang = Browser(app, "zhang")
+    page = zhang.get("/inbox?tab=candidate").get_data(as_text=True)
+    late_row = re.search(r'<tr data-task="' + late + r'" class="overdue">.*?</tr>', page, re.S).group(0)
+    assert 'class="due-overdue"' in late_row and "已逾期" in late_row
+    soon_row = re.search(r'<tr data-task="' + on_time + r'" class="">.*?</tr>', page, re.S).group(0)
+    assert "已逾期" not in soon_row
+    only_late = text_of(zhang.get("/inbox?tab=candidate&overdue=1"))
+    assert "LATE-1" in only_late and "SOON-1" not in only_late
 
 
 def test_the_inbox_pages_through_long_lists(app, deliberation: Engine) -> None:  # noqa: ANN001
