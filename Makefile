@@ -7,7 +7,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast bench lint format postgres clean
+WEB_DEPS := web/node_modules/.installed
+
+.PHONY: run test test-fast bench lint format postgres browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
@@ -16,8 +18,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## web/node_modules: the browser libraries the workspace serves (htmx, bpmn-js, form-js), from package-lock.json
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(WEB_DEPS)
+
+## browser: Debian's chromium and a Chinese font for the browser tests (never `playwright install`)
+browser:
+	@test -x /usr/bin/chromium && fc-list :lang=zh 2>/dev/null | grep -q . || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; }
+
 ## run: install, create the SQLite database, load the demo org and the process library, serve on :8000
-run: $(STAMP)
+run: $(STAMP) $(WEB_DEPS)
 	$(BIN)/govflow init --demo
 	@echo "Serving the workspace at http://$(HOST):$(PORT)  (Ctrl-C stops)"
 	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
@@ -27,8 +40,8 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
 	  (pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2) || true
 
-## test: the whole suite, on SQLite and PostgreSQL
-test: $(STAMP) postgres
+## test: the whole suite, on SQLite and PostgreSQL, with the browser tests (screenshots in tests/artifacts/)
+test: $(STAMP) $(WEB_DEPS) browser postgres
 	$(BIN)/pytest -q
 
 ## test-fast: SQLite only, without the subprocess tests
@@ -48,4 +61,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) govflow.db govflow.db-wal govflow.db-shm .pytest_cache
+	rm -rf $(VENV) govflow.db govflow.db-wal govflow.db-shm .pytest_cache web/node_modules tests/artifacts

@@ -12,6 +12,7 @@ from flask_smorest.utils import prepare_response
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
+import web
 from api import auth, errors, metrics
 from api.parsing import Blueprint
 from api.routes import access, audit, calendar, deployments, instances, people, procedures, tasks
@@ -151,12 +152,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def swagger_assets(filename: str):  # noqa: ANN202
         return send_from_directory(swagger_ui_path, filename)
 
-    @app.get("/")
-    def home():  # noqa: ANN202
-        return (
-            "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>govflow</title>"
-            "<h1>govflow 基层治理流程引擎</h1>"
-            "<p>REST API 文档: <a href='/api/v1/docs'>/api/v1/docs</a></p></html>"
-        )
+    # --- the browser workspace (web/): its pages, sign-in and static files ---------------------------
+    web.register(app)
 
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from engine.commands.access import AccessCommands
 from engine.commands.calendar import CalendarCommands
+from engine.commands.copies import CopyCommands
 from engine.commands.deploying import DeploymentCommands
+from engine.commands.directory import DirectoryQueries
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
 from engine.commands.people import PeopleCommands
@@ -26,8 +28,10 @@ class Engine(
     DeploymentCommands,
     JobCommands,
     MessageCommands,
+    CopyCommands,
     RemarkCommands,
     Queries,
     StatsQueries,
+    DirectoryQueries,
 ):
     """Every command of the engine; see engine/commands/ for each group."""

@@ -468,3 +468,24 @@ class MonitoringReport(Base):
     instance_id: Mapped[str | None] = mapped_column(String(36))
     reported_by: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- 抄送 (the officials' workspace) ---------------------------------------------------------------
+
+
+class TaskCopy(Base):
+    """抄送: a step of a case copied to an official for their information; it opens the case to them to read."""
+
+    __tablename__ = "task_copy"
+    __table_args__ = (
+        UniqueConstraint("task_id", "username"),
+        Index("ix_task_copy_recipient", "username", "copied_at", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(ForeignKey("user_account.username"))  # who receives the copy
+    copied_by: Mapped[str] = mapped_column(String(64))  # an official, or "engine" when the process named them
+    note: Mapped[str] = mapped_column(Text, default="")
+    copied_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -280,7 +280,7 @@ def _required(where: str) -> FieldError:
 def _field_errors(path: Path, err: ValidationError) -> list[FieldError]:
     messages = err.messages if isinstance(err.messages, list) else [err.messages]
     where = show_path(path)
-    return [FieldError(where, str(m), getattr(m, "code", "invalid")) for m in messages]
+    return [FieldError(where, str(m), getattr(m, "code", "invalid"), getattr(m, "params", {})) for m in messages]
 
 
 def _lookup(inst: _Instance, context: dict) -> feel.Lookup:

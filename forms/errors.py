@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class FieldError:
     field: str
     message: str
     code: str
+    # The numbers the message names ({"max": 100}), so a translation can name them too.
+    params: dict[str, Any] = dataclass_field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, str]:
         """The error as a JSON-ready dict."""

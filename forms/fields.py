@@ -70,20 +70,22 @@ MAX_EXPONENT = 300  # keeps int() and float() conversions cheap and finite
 
 
 class Coded(str):
-    """A message string that also carries its stable error code."""
+    """A message string that also carries its stable error code (and the numbers it names)."""
 
     code: str
+    params: dict[str, Any]
 
-    def __new__(cls, message: str, code: str) -> Coded:
+    def __new__(cls, message: str, code: str, params: dict[str, Any] | None = None) -> Coded:
         obj = super().__new__(cls, message)
         obj.code = code
+        obj.params = params or {}
         return obj
 
 
 def invalid(code: str, message_key: str | None = None, **params: Any) -> ValidationError:
     """A ValidationError with one coded message; `message_key` picks a more specific sentence."""
-    text = MESSAGES[message_key or code].format(**{k: show_number(v) for k, v in params.items()})
-    return ValidationError(Coded(text, code))
+    shown = {k: show_number(v) for k, v in params.items()}
+    return ValidationError(Coded(MESSAGES[message_key or code].format(**shown), code, shown))
 
 
 def show_number(value: Any) -> Any:

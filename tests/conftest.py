@@ -26,7 +26,11 @@ SHARED = ROOT.parent / "shared"
 PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "secret-pass-1"
 
-pytest_plugins = ["tests.serving", "tests.procedure_desk"]  # `server` (govflow serve), `desk` (the demo via REST)
+pytest_plugins = [
+    "tests.serving",  # the `server` fixture: `govflow serve` on a loopback port
+    "tests.procedure_desk",  # `desk`: the demo org and library, worked through the REST API
+    "tests.browser",  # `chromium` and `officials`: Playwright on Debian's chromium, signed in
+]
 
 
 @pytest.fixture(scope="session")

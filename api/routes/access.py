@@ -59,27 +59,16 @@ class BrowserSession(MethodView):
     def post(self, creds: dict) -> Response:
         """Sign in a browser: sets an HttpOnly session cookie; send csrf_token as X-CSRF-Token on writes."""
         grant = auth.engine().sign_in(creds["username"], creds["password"], auth.client_address(), SESSION)
-        expires_in = int((grant.expires_at - utcnow()).total_seconds())
+        expires_in = auth.seconds_left(grant)
         response = jsonify(csrf_token=grant.csrf_token, expires_in=expires_in, user=user_shape(grant.person))
-        response.set_cookie(
-            auth.SESSION_COOKIE,
-            grant.token,
-            max_age=expires_in,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure,
-            path="/",
-        )
+        auth.start_session(response, grant)
         return response
 
     @blp.response(204)
     def delete(self) -> Response:
         """Sign the browser out: the session is revoked and the cookie cleared."""
-        raw = request.cookies.get(auth.SESSION_COOKIE)
-        if raw:
-            auth.engine().revoke_token(raw)
         response = Response(status=204)
-        response.delete_cookie(auth.SESSION_COOKIE, path="/")
+        auth.end_session(response)
         return response
 
 
