@@ -15,6 +15,7 @@ from api import auth, create_app
 from engine import Engine
 from engine.models import HumanTask, utcnow
 from tests.conftest import DATA, PASSWORD, ROOT, read_bundle, who
+from web import i18n
 
 WEB_BUNDLE = ("workspace_deliberation.bpmn", "ws_issue.form.json", "ws_review.form.json", "ws_publish.form.json")
 ISSUE = {"title": "加装电梯", "description": "3号楼", "households": 24}
@@ -314,10 +315,15 @@ def test_the_browser_libraries_are_served_from_npms_folder_by_version(app) -> No
 
 
 def test_every_text_the_pages_use_is_in_both_catalogues() -> None:
-    catalogues = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (ROOT / "web" / "i18n").glob("*.json")}
-    assert set(catalogues) == {"zh-CN", "en"}
+    assert {p.stem for p in (ROOT / "web" / "i18n").glob("*.json")} == {"zh-CN", "en"}
+    catalogues = {lang: i18n.catalogue(lang) for lang in ("zh-CN", "en")}
+    for lang in catalogues:  # every area folder has both languages
+        assert [p.parent for p in i18n.catalogue_files(lang)] == [p.parent for p in i18n.catalogue_files("zh-CN")]
     assert set(catalogues["zh-CN"]) == set(catalogues["en"])
-    sources = [*(ROOT / "web").glob("*.py"), *(ROOT / "web" / "templates").glob("*.html")]
+    sources = [
+        *(p for p in (ROOT / "web").rglob("*.py") if "node_modules" not in p.parts),
+        *(ROOT / "web" / "templates").rglob("*.html"),
+    ]
     used = {
         key for path in sources for key in re.findall(r"""\bt(?:_or)?\(\s*["']([a-z_.\-]+)["']""", path.read_text())
     }

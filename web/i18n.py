@@ -1,5 +1,8 @@
 """One catalogue per language (web/i18n/<lang>.json, flat keys); Chinese by default, English on request.
 
+An area of the workspace may keep its texts in a folder of its own (web/i18n/<area>/<lang>.json, keys
+prefixed with the area); they are merged into the language's catalogue, and a key defined twice is an error.
+
 The language is chosen by `?lang=` (remembered in a cookie) or that cookie; never guessed from the
 browser, since the officials' workspace is Chinese first. `t(key, **params)` fills `{name}` placeholders.
 Times are shown in Beijing time, where the officials are.
@@ -23,7 +26,19 @@ BEIJING = timezone(timedelta(hours=8), "Beijing")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    return json.loads((CATALOGUES / f"{lang}.json").read_text(encoding="utf-8"))
+    merged: dict[str, str] = {}
+    for path in catalogue_files(lang):
+        texts = json.loads(path.read_text(encoding="utf-8"))
+        twice = sorted(merged.keys() & texts.keys())
+        if twice:
+            raise ValueError(f"{path} defines texts another catalogue file has: {', '.join(twice)}")
+        merged.update(texts)
+    return merged
+
+
+def catalogue_files(lang: str) -> list[Path]:
+    """web/i18n/<lang>.json first, then each area's web/i18n/<area>/<lang>.json."""
+    return [CATALOGUES / f"{lang}.json", *sorted(CATALOGUES.glob(f"*/{lang}.json"))]
 
 
 def chosen_language() -> str:
