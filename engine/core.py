@@ -8,6 +8,7 @@ from engine.commands.deploying import DeploymentCommands
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
 from engine.commands.people import PeopleCommands
+from engine.commands.procedure_records import ProcedureRecordCommands
 from engine.commands.queries import Queries
 from engine.commands.registries import RegistryCommands
 from engine.commands.remarks import RemarkCommands
@@ -19,6 +20,7 @@ __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
 class Engine(
+    ProcedureRecordCommands,
     RegistryCommands,
     AccessCommands,
     CalendarCommands,
