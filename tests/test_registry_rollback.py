@@ -10,7 +10,8 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:scriptTask id="grant" name="登记待遇后计算">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-      <bpmn:script>benefit = register_benefit({"item_code": "severe_disability_unemployed_subsidy", "applicant_name": "甲",
+      <bpmn:script>benefit = register_benefit({"item_code": "severe_disability_unemployed_subsidy",
+    "applicant_name": "甲",
     "applicant_id_no": "310101198001011234", "applicant_committee": committee, "monthly_amount": 450})
 share = 450 / divisor</bpmn:script>
     </bpmn:scriptTask>
