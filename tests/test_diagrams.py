@@ -76,7 +76,7 @@ def test_the_diagram_draws_every_element_without_overlaps_and_every_flow_from_so
         assert len(points) >= 2, flow.get("id")
         assert near(points[0], shapes[flow.get("sourceRef")]), f"{flow.get('id')} does not start at its source"
         assert near(points[-1], shapes[flow.get("targetRef")]), f"{flow.get('id')} does not end at its target"
-        for (ax, ay), (bx, by) in zip(points, points[1:]):
+        for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
             assert ax == bx or ay == by, f"{flow.get('id')} has a diagonal segment"
 
 
