@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from engine import benefits, conventions, org, reach, rules
 from engine.commands.registries import RegistryCommands, _current_item, _item_view
@@ -95,17 +96,16 @@ class ProcedureRecordCommands(RegistryCommands):
     ) -> list[dict]:
         """Filed conventions within the caller's reach (the committee's own, or those filed with a street)."""
         with self.reading() as session:
-            query = select(ConventionFiling, OrgUnit.path).join(OrgUnit, OrgUnit.code == ConventionFiling.org_code)
-            if not by.is_system:
-                query = query.where(reach.within(OrgUnit.path, reach.reach_paths(session, by)))
+            query = _reachable(
+                session, by, select(ConventionFiling).join(OrgUnit, OrgUnit.code == ConventionFiling.org_code)
+            )
             if org_code:
                 query = query.where(ConventionFiling.org_code == org_code)
             if status:
                 query = query.where(ConventionFiling.status == status)
             if instance_id:
                 query = query.where(ConventionFiling.instance_id == instance_id)
-            rows = session.execute(query.order_by(ConventionFiling.id)).all()
-            return [conventions.view(row) for row, _path in rows]
+            return [conventions.view(row) for row in session.execute(query.order_by(ConventionFiling.id)).scalars()]
 
     def benefits(
         self,
@@ -116,14 +116,20 @@ class ProcedureRecordCommands(RegistryCommands):
     ) -> list[dict]:
         """Granted benefits within the caller's reach (by where the applicant lives)."""
         with self.reading() as session:
-            query = select(ServiceBenefit, OrgUnit.path).join(OrgUnit, OrgUnit.code == ServiceBenefit.org_code)
-            if not by.is_system:
-                query = query.where(reach.within(OrgUnit.path, reach.reach_paths(session, by)))
+            query = _reachable(
+                session, by, select(ServiceBenefit).join(OrgUnit, OrgUnit.code == ServiceBenefit.org_code)
+            )
             if item_code:
                 query = query.where(ServiceBenefit.item_code == item_code)
             if org_code:
                 query = query.where(ServiceBenefit.org_code == org_code)
             if instance_id:
                 query = query.where(ServiceBenefit.instance_id == instance_id)
-            rows = session.execute(query.order_by(ServiceBenefit.id)).all()
-            return [benefits.view(row) for row, _path in rows]
+            return [benefits.view(row) for row in session.execute(query.order_by(ServiceBenefit.id)).scalars()]
+
+
+def _reachable(session: Session, by: Principal, query: Select) -> Select:
+    """Only rows whose org unit (joined as OrgUnit) lies within the caller's reach."""
+    if by.is_system:
+        return query
+    return query.where(reach.within(OrgUnit.path, reach.reach_paths(session, by)))
