@@ -613,3 +613,62 @@ class MonitoringReportListSchema(Schema):
 
 class MonitoringArgsSchema(StrictSchema):
     matter_code = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+# --- the deliberation's convention filings and granted benefits --------------------------------------
+
+
+class ConventionFilingSchema(Schema):
+    id = fields.Integer()
+    org_unit = fields.String()
+    filed_to = fields.String()
+    kind = fields.String()
+    kind_name = fields.String()
+    title = fields.String()
+    text = fields.String()
+    resolution = fields.Dict()
+    status = fields.String()
+    review_opinion = fields.String(allow_none=True)
+    correction_items = fields.String(allow_none=True)
+    instance_id = fields.String()
+    filed_at = fields.String()
+    reviewed_at = fields.String(allow_none=True)
+
+
+class ConventionFilingListSchema(Schema):
+    items = fields.List(fields.Nested(ConventionFilingSchema))
+
+
+class ConventionFilingArgsSchema(StrictSchema):
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    status = fields.String(load_default=None, validate=validate.OneOf(["under_review", "filed", "correction_ordered"]))
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+
+
+class BenefitSchema(Schema):
+    id = fields.Integer()
+    item_code = fields.String()
+    item_name = fields.String()
+    applicant_name = fields.String()
+    applicant_id_no = fields.String()
+    org_unit = fields.String()
+    decided_level = fields.String()
+    monthly_amount = fields.Integer(allow_none=True)
+    subsidy_share = fields.String(allow_none=True)
+    start_month = fields.String()
+    review_due_on = fields.String()
+    decision_doc_no = fields.String()
+    basis = fields.Dict()
+    status = fields.String()
+    instance_id = fields.String()
+    granted_at = fields.String()
+
+
+class BenefitListSchema(Schema):
+    items = fields.List(fields.Nested(BenefitSchema))
+
+
+class BenefitArgsSchema(StrictSchema):
+    item_code = fields.String(load_default=None, validate=validate.Length(max=100))
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))

@@ -10,6 +10,7 @@ from engine.commands.directory import DirectoryQueries
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
 from engine.commands.people import PeopleCommands
+from engine.commands.procedure_records import ProcedureRecordCommands
 from engine.commands.queries import Queries
 from engine.commands.registries import RegistryCommands
 from engine.commands.remarks import RemarkCommands
@@ -21,6 +22,7 @@ __all__ = ["DatabaseUnavailable", "Engine", "Principal"]
 
 
 class Engine(
+    ProcedureRecordCommands,
     RegistryCommands,
     AccessCommands,
     CalendarCommands,

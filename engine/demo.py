@@ -39,6 +39,7 @@ USERS = [
     ("vc_xinye", "沈永明", "villagers_committee", "xinye"),
     ("party_xinye", "沈建华", "rc_party_org", "xinye"),
     ("assembly_xinye", "村民代表", "villagers_assembly", "xinye"),
+    ("supervisor_xinye", "沈秀兰", "supervision_committee", "xinye"),
     ("street_wuliqiao", "张伟", "subdistrict_office", "wuliqiao"),
     ("street_wuliqiao2", "刘洋", "subdistrict_office", "wuliqiao"),
     ("center_wuliqiao", "孙静", "acceptance_center", "wuliqiao"),

@@ -489,3 +489,48 @@ class TaskCopy(Base):
     copied_by: Mapped[str] = mapped_column(String(64))  # an official, or "engine" when the process named them
     note: Mapped[str] = mapped_column(Text, default="")
     copied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- registries of the deliberation and of delegated service items -------------------------------
+
+
+class ConventionFiling(Base):
+    """备案: a residents' convention, charter or village code filed with the subdistrict (township) and
+    its legality review; one row per submission (a correction order is followed by a new filing)."""
+
+    __tablename__ = "convention_filing"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)  # the committee
+    filed_to: Mapped[str] = mapped_column(ForeignKey("org_unit.code"))  # its subdistrict or township
+    kind: Mapped[str] = mapped_column(String(30))  # residents_convention, self_gov_charter or village_code
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    resolution: Mapped[dict] = mapped_column(JSON, default=dict)  # the vote that adopted it and its rules
+    status: Mapped[str] = mapped_column(String(20))  # under_review, filed or correction_ordered
+    review_opinion: Mapped[str | None] = mapped_column(Text)
+    correction_items: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[datetime | None]
+
+
+class ServiceBenefit(Base):
+    """A benefit granted through a delegated or entrusted service item: who, what, from when, how much."""
+
+    __tablename__ = "service_benefit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_code: Mapped[str] = mapped_column(String(100), index=True)
+    item_name: Mapped[str] = mapped_column(String(200))
+    applicant_name: Mapped[str] = mapped_column(String(50))
+    applicant_id_no: Mapped[str] = mapped_column(String(18))
+    org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)  # where the applicant lives
+    decided_level: Mapped[str] = mapped_column(String(20))  # subdistrict, district or municipal
+    monthly_amount: Mapped[int | None] = mapped_column(Integer)  # yuan
+    subsidy_share: Mapped[str | None] = mapped_column(String(20))  # of the service package, e.g. "1/2"
+    start_month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    review_due_on: Mapped[date] = mapped_column(Date)
+    decision_doc_no: Mapped[str] = mapped_column(String(50), default="")
+    basis: Mapped[dict] = mapped_column(JSON, default=dict)  # the eligibility result and rules applied
+    status: Mapped[str] = mapped_column(String(20))  # active
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -295,6 +295,45 @@ def rules_for_body(book: RuleBook, body: str, on: date | None = None) -> list[di
     return [book.get(key, on).basis() for key in book.all_keys() if key.startswith(prefix)]
 
 
+URBAN_BODIES = ("residents_assembly", "residents_rep_assembly")
+VILLAGE_BODIES = ("villagers_assembly", "villagers_rep_assembly", "group_meeting")
+BODY_NAMES = {
+    "residents_assembly": "居民会议",
+    "residents_rep_assembly": "居民代表会议",
+    "villagers_assembly": "村民会议",
+    "villagers_rep_assembly": "村民代表会议",
+    "group_meeting": "村民小组会议",
+}
+
+
+def assembly_body_problems(
+    book: RuleBook, body: str, category: str, committee_kind: str | None, on: date | None = None
+) -> list[str]:
+    """Why a meeting cannot decide this matter, as sentences for the committee (none: it can).
+
+    A residents' committee convenes residents' bodies and a village villagers' bodies; conventions and
+    charters go to the full assembly only (`deliberation.convention_bodies`); a body whose rules have no
+    version valid that day (the residents' representative assembly before UROL 2025) cannot meet.
+    """
+    if body not in BODY_NAMES:
+        return [f"表决机构须为{'、'.join(BODY_NAMES.values())}之一。"]
+    village = committee_kind == "villagers"
+    name = BODY_NAMES[body]
+    problems = []
+    if village and body not in VILLAGE_BODIES:
+        problems.append(f"村民委员会不召集{name}，应召开村民会议或村民代表会议。")
+    if not village and body not in URBAN_BODIES:
+        problems.append(f"居民委员会不召集{name}，应召开居民会议或居民代表会议。")
+    if category == "convention" and body not in book.value("deliberation.convention_bodies", on):
+        problems.append(f"居民公约、自治章程和村规民约须由居民会议或村民会议表决，不能由{name}决定。")
+    try:
+        rules_for_body(book, body, on)
+        book.get(f"deliberation.{body}.approval", on)
+    except RuleBroken:
+        problems.append(f"{name}的议事规则在{(on or today()).isoformat()}尚无有效版本。")
+    return problems
+
+
 # --- service items: eligibility --------------------------------------------------------------------
 
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from engine import Engine
+from engine.config import Settings
+from engine.db import make_sql_engine, normalize_url
 from engine.demo import DEMO_PASSWORD, load_demo
+from engine.migrate import upgrade
+
+PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 class Desk:
@@ -52,7 +63,10 @@ class Desk:
             for t in self.open_tasks(instance_id)
             if t["element_id"] == element_id and (org_unit is None or t["candidate"]["org_unit"] == org_unit)
         ]
-        assert found, f"no open {element_id} in {[t['element_id'] for t in self.open_tasks(instance_id)]}"
+        if not found:
+            shown = self.instance(instance_id)
+            waiting = [t["element_id"] for t in shown["tasks"]]
+            raise AssertionError(f"no open {element_id} in {waiting}; the instance is {shown['status']}")
         return found[0]
 
     def work(self, user: str, instance_id: str, element_id: str, data: dict, org_unit: str | None = None) -> dict:
@@ -77,6 +91,49 @@ class Desk:
         """The end events the instance reached, from its history."""
         history = self.get(f"/process-instances/{instance_id}/history", "admin").json["items"]
         return [e["element_id"] for e in history if e["action"] == "end_event_reached"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def demo_desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    """The demo on a database of the module's own, loaded once: for scenario tests that each work their
+    own cases and read back only what those cases wrote (by instance id), so sharing it keeps them
+    independent and saves loading the demo for every test."""
+    from api import create_app
+
+    if request.param == "sqlite":
+        url, drop = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'govflow.db'}", None
+        sql = make_sql_engine(url)
+        upgrade(sql)
+        sql.dispose()
+    else:
+        url, drop = private_pg_database()
+    engine = Engine(Settings(database_url=url, script_time_limit=1.0, password_profile="fast"))
+    try:
+        load_demo(engine)
+        yield Desk(create_app({"GOVFLOW_ENGINE": engine, "TESTING": True}))
+    finally:
+        engine.close()
+        if drop is not None:
+            drop()
+
+
+def private_pg_database() -> tuple[str, Callable[[], None]]:
+    """A migrated PostgreSQL database for one module, and the function that drops it."""
+    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"govflow_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    sql = make_sql_engine(url)
+    upgrade(sql)
+    sql.dispose()
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
 
 
 @pytest.fixture

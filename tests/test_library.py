@@ -1,126 +1,139 @@
-"""The shipped process library: `govflow init --demo` loads it and the deliberation runs its paths."""
+"""The shipped process library: `govflow init --demo` deploys the four procedures and the demo runs each."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 from engine import Engine
+from engine.cli import main
+from engine.config import Settings
 from engine.demo import DEMO_PASSWORD, USERS, load_demo
+from tests.procedure_desk import Desk
 
-ISSUE = {
-    "title": "加装电梯",
-    "description": "3 号楼加装电梯",
-    "source": "resident",
-    "proposer_count": 40,
-    "proposer_basis": "households",
-    "eligible_residents": 500,
-    "eligible_households": 180,
-    "resident_groups": 6,
-}
-CONSULTATION = {
-    "meeting_type": "hearing",
-    "meeting_date": "2026-11-20",
-    "participants": 25,
-    "consensus_reached": True,
-    "minutes": "听证会纪要",
-}
+PROCEDURES = ["access_review", "committee_change", "deliberation", "service_item_delegation"]
 
 
-@pytest.fixture
-def demo(engine: Engine) -> Engine:
-    result = load_demo(engine)
-    assert "deliberation" in [p["key"] for p in result["processes"]]
+def test_loading_the_demo_twice_deploys_nothing_new_and_every_login_works(engine: Engine) -> None:
+    first = load_demo(engine)
+    assert sorted(p["key"] for p in first["processes"]) == PROCEDURES
     again = load_demo(engine)  # make run twice: nothing new
     assert all(p["unchanged"] for p in again["processes"])
-    return engine
-
-
-def run_to_vote(engine: Engine, org_unit: str, committee_user: str, category: str = "self_governance") -> dict:
-    me = engine.principal(committee_user)
-    instance = engine.start("deliberation", org_unit, by=me, business_key="YS-1")
-    done = engine.complete(instance["tasks"][0]["id"], me, ISSUE)
-    [prior] = done["next_tasks"]
-    assert prior["element_id"] == "prior_deliberation"
-    done = engine.complete(prior["id"], me, {"category": category, "solicitation_summary": "征询 3 次"})
-    return {"instance": instance, "next": done["next_tasks"]}
-
-
-def vote(engine: Engine, committee_user: str, step: dict, **votes) -> dict:
-    me = engine.principal(committee_user)
-    [consult] = step["next"]
-    [ballot] = engine.complete(consult["id"], me, CONSULTATION)["next_tasks"]
-    assert ballot["element_id"] == "resolution_vote"
-    return engine.complete(ballot["id"], me, {"meeting_date": "2026-11-25", **votes})
-
-
-@pytest.mark.parametrize(
-    ("body", "eligible", "present", "yes", "passes"),
-    [
-        ("residents_assembly", 100, 51, 26, True),
-        ("residents_assembly", 100, 50, 50, False),  # quorum is more than half
-        ("residents_assembly", 100, 60, 30, False),  # approval is more than half of those present
-        ("residents_rep_assembly", 30, 20, 11, True),  # two thirds of members present
-        ("residents_rep_assembly", 30, 19, 19, False),
-    ],
-)
-def test_a_resolution_passes_only_with_the_statutory_quorum_and_majority(
-    demo: Engine, body: str, eligible: int, present: int, yes: int, passes: bool
-) -> None:
-    step = run_to_vote(demo, "qiaoyi", "rc_qiaoyi")
-    result = vote(
-        demo,
-        "rc_qiaoyi",
-        step,
-        body=body,
-        eligible_voters=eligible,
-        present=present,
-        yes=yes,
-        no=present - yes,
-        abstain=0,
-    )
-    variables = demo.get_instance(step["instance"]["id"])["variables"]
-    assert variables["passed"] is passes
-    assert variables["must_convene"] is True  # 40 of 180 households is more than a fifth
-    if passes:
-        [publish] = result["next_tasks"]
-        assert publish["element_id"] == "publish_resolution"
-        final = demo.complete(
-            publish["id"],
-            demo.principal("rc_qiaoyi"),
-            {"channel": "board", "published_on": "2026-11-26", "notice_text": "决议公示"},
-        )
-        assert final["instance"]["status"] == "completed"
-    else:
-        assert result["instance"]["status"] == "completed"
-        assert demo.history(step["instance"]["id"])[-2]["element_id"] == "end_not_passed"
-
-
-def test_a_government_matter_is_referred_to_the_subdistrict_office(demo: Engine) -> None:
-    step = run_to_vote(demo, "qiaoyi", "rc_qiaoyi", category="government_referral")
-    [referral] = step["next"]
-    assert referral["candidate"] == {"role": "subdistrict_office", "org_unit": "wuliqiao"}
-    done = demo.complete(referral["id"], demo.principal("street_wuliqiao"), {"authority": "区房管局"})
-    assert done["instance"]["status"] == "completed"
-
-
-def test_a_village_deliberation_is_worked_by_the_villagers_committee(demo: Engine) -> None:
-    step = run_to_vote(demo, "xinye", "vc_xinye")
-    result = vote(
-        demo,
-        "vc_xinye",
-        step,
-        body="villagers_assembly",
-        eligible_voters=300,
-        present=200,
-        yes=150,
-        no=50,
-        abstain=0,
-    )
-    assert result["next_tasks"][0]["candidate"] == {"role": "villagers_committee", "org_unit": "xinye"}
-
-
-def test_every_demo_login_works_with_the_printed_password(demo: Engine) -> None:
     for username, _name, role, org_unit in USERS:
-        person = demo.authenticate(username, DEMO_PASSWORD)
+        person = engine.authenticate(username, DEMO_PASSWORD)
         assert person is not None and person.holds(role, org_unit)
-    assert demo.authenticate("rc_qiaoyi", "wrong-password") is None
+    assert engine.authenticate("rc_qiaoyi", "wrong-password") is None
+
+
+@pytest.mark.slow
+def test_govflow_init_demo_deploys_the_four_procedures_and_the_demo_runs_each_to_its_end(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'govflow.db'}"
+    result = CliRunner().invoke(
+        main, ["--json", "init", "--demo"], env={"GOVFLOW_DATABASE_URL": url, "GOVFLOW_PASSWORD_PROFILE": "fast"}
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert sorted(p["key"] for p in shown["demo"]["processes"]) == PROCEDURES
+
+    from api import create_app
+
+    engine = Engine(Settings(database_url=url, password_profile="fast"))
+    try:
+        desk = Desk(create_app({"GOVFLOW_ENGINE": engine, "TESTING": True}))
+        deliberation = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
+        desk.work("rc_qiaoyi", deliberation, "register_issue", {"title": "议题"})
+        desk.work(
+            "party_qiaoyi", deliberation, "prior_deliberation", {"category": "rejected", "solicitation_summary": "x"}
+        )
+        desk.work(
+            "rc_qiaoyi", deliberation, "notify_proposer_with_reasons", {"reasons": "x", "notice_channel": "written"}
+        )
+
+        service = desk.start("center_wuliqiao", "service_item_delegation", "wuliqiao")["id"]
+        application = {
+            "item_code": "marriage_record_certificate",
+            "channel": "window",
+            "applicant_name": "李明",
+            "applicant_id_no": "310101199001011234",
+            "applicant_committee": "qiaoyi",
+        }
+        desk.work("center_wuliqiao", service, "receive_application", application)
+        desk.work(
+            "center_wuliqiao", service, "one_time_notice", {"notice_text": "请补交申请表", "notified_on": "2026-12-02"}
+        )
+        desk.fire(service, "supply_deadline")
+
+        change = desk.start("street_wuliqiao", "committee_change", "wuliqiao")["id"]
+        plan = {
+            "change_type": "rename",
+            "org_kind": "urban_rc",
+            "affected_org_ids": "ruinan",
+            "new_name": "瑞南新村居委会",
+            "households": 1200,
+            "reasons": "更名",
+        }
+        desk.work("street_wuliqiao", change, "draft_change_plan", plan)
+        desk.work(
+            "rc_ruinan",
+            change,
+            "consult_affected_residents",
+            {"surveyed": 10, "in_favour": 9, "published_on": "2026-12-01", "consultation_summary": "同意"},
+        )
+        desk.work(
+            "street_wuliqiao",
+            change,
+            "submit_to_district",
+            {"submitted_on": "2026-12-02", "submission_summary": "报区"},
+        )
+        desk.work(
+            "civil_huangpu", change, "review_proposal", {"complete_and_compliant": True, "review_opinion": "齐全"}
+        )
+        desk.work(
+            "gov_huangpu",
+            change,
+            "decide_at_executive_meeting",
+            {"approved": False, "decision_doc_no": "黄府〔2026〕1号", "decided_on": "2026-12-03"},
+        )
+
+        review = desk.start("dept_huangpu", "access_review", "huangpu")["id"]
+        request = {
+            "matter_code": "demo_ledger",
+            "item_name": "台账",
+            "requesting_dept": "区职能部门",
+            "level": "district",
+            "legal_basis": "某条例",
+            "task_content": "填报",
+            "target": "both",
+            "frequency": "每月",
+            "est_hours_per_rc_month": 1,
+            "funding_amount": 1000,
+            "funding_source": "专项",
+            "intended_start": "2027-06-01",
+            "emergency": True,
+        }
+        desk.work("dept_huangpu", review, "submit_request", request)
+        desk.work("civil_huangpu", review, "check_request_completeness", {"request_complete": True})
+        desk.work(
+            "gov_huangpu", review, "approve_list_change", {"final_outcome": "admit_temporary", "approval_note": "应急"}
+        )
+        desk.work(
+            "dept_huangpu",
+            review,
+            "notify_rcs_and_fund_transfer",
+            {"funds_transferred": True, "notice_to_committees": "x"},
+        )
+        desk.fire(review, "temporary_period")
+
+        ends = {case: desk.ended_at(case) for case in (deliberation, service, change, review)}
+        assert ends == {
+            deliberation: ["end_rejected"],
+            service: ["end_closed_incomplete"],
+            change: ["end_rejected"],
+            review: ["end_temporary_expired"],
+        }
+        assert all(desk.instance(case)["status"] == "completed" for case in ends)
+    finally:
+        engine.close()

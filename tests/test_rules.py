@@ -12,6 +12,7 @@ from engine.errors import NotAllowed, RuleBroken
 from engine.rules import (
     RuleBook,
     admission_decision,
+    assembly_body_problems,
     assessment_valid,
     owners_minimum_yes_share,
     passes,
@@ -233,3 +234,102 @@ def test_a_statutory_rule_changes_only_with_a_new_legal_basis(org: Engine) -> No
         org.set_rule("deliberation.coordination_max_rounds", admin, "three", date(2027, 1, 1))
     with pytest.raises(NotAllowed):
         org.set_rule("deliberation.coordination_max_rounds", org.principal("zhang"), 4, date(2027, 1, 1))
+
+
+# --- what the deliberation needs, at its boundaries ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "counts", "met"),
+    [
+        ("residents_assembly", {"eligible": 180, "present": 90}, False),  # households' reps: exactly half
+        ("residents_assembly", {"eligible": 180, "present": 91}, True),  # half plus one
+        ("villagers_rep_assembly", {"eligible": 36, "present": 24}, True),  # exactly 2/3 of the members
+        ("villagers_rep_assembly", {"eligible": 36, "present": 23}, False),
+        # a villagers' assembly on households: exactly 2/3 of the households suffices
+        (
+            "villagers_assembly",
+            {"eligible": 300, "present": 0, "eligible_households": 120, "present_households": 80},
+            True,
+        ),
+        (
+            "villagers_assembly",
+            {"eligible": 300, "present": 0, "eligible_households": 120, "present_households": 79},
+            False,
+        ),
+        ("group_meeting", {"eligible": 30, "present": 20}, True),  # a villager group: 2/3 of its villagers
+        ("group_meeting", {"eligible": 30, "present": 19}, False),
+        ("committee", {"eligible": 7, "present": 4}, True),
+        ("committee", {"eligible": 7, "present": 3}, False),
+    ],
+)
+def test_the_deliberations_quorums_at_their_boundaries(body: str, counts: dict, met: bool) -> None:
+    assert quorum_met(BOOK, body, on=TODAY, **counts) is met
+
+
+@pytest.mark.parametrize(
+    ("matter", "votes", "carried"),
+    [
+        # maintenance funds and changing the use of common parts need 3/4 like a retrofit
+        ("maintenance_fund", {"present_area": 2000, "yes_area": 1500, "present": 40, "yes": 30}, True),
+        ("change_common_use", {"present_area": 2000, "yes_area": 1499, "present": 40, "yes": 40}, False),
+        # a general matter: exactly half of the area is not more than half
+        ("general", {"present_area": 2000, "yes_area": 1001, "present": 40, "yes": 20}, False),
+    ],
+)
+def test_owners_matters_need_both_area_and_headcount(matter: str, votes: dict, carried: bool) -> None:
+    assert passes(BOOK, "owners_assembly", matter=matter, on=TODAY, **votes) is carried
+
+
+def test_owners_take_part_only_with_two_thirds_of_both_area_and_headcount() -> None:
+    area_only = {"eligible_area": 3000, "present_area": 2000, "eligible": 60, "present": 39}
+    assert quorum_met(BOOK, "owners_assembly", on=TODAY, **area_only) is False
+    both = area_only | {"present": 40}
+    assert quorum_met(BOOK, "owners_assembly", on=TODAY, **both) is True
+
+
+@pytest.mark.parametrize(
+    ("basis", "proposers", "eligible", "must_convene"),
+    [
+        ("village_reps", 12, 36, True),  # a third of the villagers' representatives
+        ("village_reps", 11, 36, False),
+        ("groups", 0, 0, False),  # no groups counted: no petition
+    ],
+)
+def test_a_village_petition_at_its_boundary(basis: str, proposers: int, eligible: int, must_convene: bool) -> None:
+    assert petition_requires_assembly(BOOK, basis, proposers, eligible, on=TODAY) is must_convene
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "kind", "on", "problem"),
+    [
+        ("residents_assembly", "convention", "residents", TODAY, None),
+        ("residents_rep_assembly", "convention", "residents", TODAY, "不能由居民代表会议决定"),
+        ("residents_rep_assembly", "self_governance", "residents", TODAY, None),
+        (
+            "residents_rep_assembly",
+            "self_governance",
+            "residents",
+            date(2025, 12, 31),
+            "尚无有效版本",
+        ),  # before UROL 2025
+        ("villagers_rep_assembly", "convention", "villagers", TODAY, "不能由村民代表会议决定"),  # SH-VC Art.16
+        ("residents_assembly", "self_governance", "villagers", TODAY, "村民委员会不召集居民会议"),
+        ("villagers_assembly", "self_governance", "residents", TODAY, "居民委员会不召集村民会议"),
+        ("owners_assembly", "self_governance", "residents", TODAY, "表决机构须为"),
+    ],
+)
+def test_which_meeting_may_decide_which_matter(
+    body: str, category: str, kind: str, on: date, problem: str | None
+) -> None:
+    problems = assembly_body_problems(BOOK, body, category, kind, on=on)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
+
+
+def test_the_matters_that_must_go_to_the_assembly_are_statutory() -> None:
+    matters = BOOK.get("deliberation.assembly_matters", TODAY)
+    assert not matters.assumed and "convention" in matters.value and "all_residents_interest" in matters.value
+    assert BOOK.value("deliberation.convention_bodies", TODAY) == ["residents_assembly", "villagers_assembly"]

@@ -9,6 +9,10 @@ from api.parsing import Blueprint
 from api.schemas import (
     AssistMatterArgsSchema,
     AssistMatterListSchema,
+    BenefitArgsSchema,
+    BenefitListSchema,
+    ConventionFilingArgsSchema,
+    ConventionFilingListSchema,
     LegalPersonArgsSchema,
     LegalPersonListSchema,
     LegalPersonSchema,
@@ -104,3 +108,23 @@ class MonitoringReports(MethodView):
     def get(self, args: dict) -> dict:
         """Monitoring points' quarterly reports of unlisted tasks, within the caller's reach."""
         return {"items": auth.engine().monitoring_reports(auth.current(), args["matter_code"])}
+
+
+@blp.route("/registries/convention-filings")
+class ConventionFilings(MethodView):
+    @blp.arguments(ConventionFilingArgsSchema, location="query")
+    @blp.response(200, ConventionFilingListSchema)
+    def get(self, args: dict) -> dict:
+        """Residents' conventions, charters and village codes filed with subdistricts, within the caller's reach."""
+        items = auth.engine().convention_filings(auth.current(), args["org_unit"], args["status"], args["instance_id"])
+        return {"items": items}
+
+
+@blp.route("/registries/benefits")
+class Benefits(MethodView):
+    @blp.arguments(BenefitArgsSchema, location="query")
+    @blp.response(200, BenefitListSchema)
+    def get(self, args: dict) -> dict:
+        """Benefits granted through delegated or entrusted service items, by where the applicant lives."""
+        items = auth.engine().benefits(auth.current(), args["item_code"], args["org_unit"], args["instance_id"])
+        return {"items": items}

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from engine.cli.calendar import calendar
+from engine.cli.records import registry, rules
 from engine.cli.support import command_errors, emit, engine_of, json_option
 from engine.errors import GovflowError
 
@@ -340,6 +341,10 @@ def audit_history(ctx: click.Context, instance_id: str) -> None:
 
 
 main.add_command(calendar)
+
+# rule tables and registries (engine/cli/records.py)
+main.add_command(rules)
+main.add_command(registry)
 
 if __name__ == "__main__":
     main()

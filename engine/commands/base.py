@@ -24,6 +24,7 @@ from engine.models import (
     ProcessInstance,
 )
 from engine.principal import Principal
+from engine.procedure_scope import script_writes
 from engine.spiff.sandbox import SandboxedScriptEngine
 from engine.store import InstanceStore, LiveCache, SpecCache
 
@@ -49,7 +50,9 @@ class EngineBase:
         self.specs = SpecCache()
         self.live = LiveCache(self.settings.live_cache_size)
         self.script_engine = SandboxedScriptEngine(
-            helpers=self.expression_helpers(), time_limit=self.settings.script_time_limit
+            helpers=self.expression_helpers(),
+            time_limit=self.settings.script_time_limit,
+            around_script=script_writes,
         )
         self.store = InstanceStore(self.specs, self.live, self.script_engine)
         self.forms = FormRegistry()

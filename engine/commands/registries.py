@@ -34,7 +34,7 @@ from engine.models import (
     utcnow,
 )
 from engine.principal import Principal
-from engine.procedure_scope import ProcedureScope, current_scope, procedure_scope
+from engine.procedure_scope import ProcedureScope, before_registry_write, current_scope, procedure_scope
 from engine.reference_data import seed_procedure_data
 from engine.roles import ADMIN, Level
 from engine.store import LiveWorkflow
@@ -99,6 +99,7 @@ class RegistryCommands(RuleCommands, InstanceCommands):
     def _writing(self, what: str) -> Iterator[ProcedureScope]:
         """A registry write: a savepoint (a failing write leaves nothing) and an audit event on the case."""
         scope = current_scope(what)
+        before_registry_write(scope.session)
         with scope.session.begin_nested():
             yield scope
 

@@ -25,6 +25,7 @@ import sys
 import time
 import types
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -214,8 +215,14 @@ class SandboxedScriptEngine(PythonScriptEngine):
     unrestricted and untimed).  `time_limit` is the wall-clock budget of one script or expression.
     """
 
-    def __init__(self, helpers: Mapping[str, Callable] | None = None, time_limit: float = 2.0) -> None:
+    def __init__(
+        self,
+        helpers: Mapping[str, Callable] | None = None,
+        time_limit: float = 2.0,
+        around_script: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> None:
         super().__init__(environment=SandboxedEnvironment(helpers, time_limit))
+        self.around_script = around_script  # e.g. undo the registry writes of a script that fails
 
     def evaluate(self, task: Any, expression: str, external_context: Mapping | None = None) -> Any:
         """Value of `expression` with the task data (and external_context) as names."""
@@ -245,7 +252,8 @@ class SandboxedScriptEngine(PythonScriptEngine):
     def execute(self, task: Any, script: str, external_context: Mapping | None = None) -> bool:
         """Run `script` against the task data; its assignments become task data."""
         try:
-            return self.environment.execute(script, task.data, external_context or {})
+            with self.around_script():
+                return self.environment.execute(script, task.data, external_context or {})
         except ScriptRefusedError as err:
             raise WorkflowTaskException(
                 err.message,
