@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,14 +65,22 @@ def _truncate(url: str) -> None:
     sql.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy (the same bytes a fresh `govflow init` writes)."""
+    path = tmp_path_factory.mktemp("template") / "govflow.db"
+    sql = make_sql_engine(f"sqlite:///{path}")
+    upgrade(sql)
+    sql.dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'govflow.db'}"
-        sql = make_sql_engine(url)
-        upgrade(sql)
-        sql.dispose()
-        return url
+        path = tmp_path / "govflow.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_database")
     _truncate(url)
     return url
