@@ -13,7 +13,7 @@ from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 
 from api import auth, errors, metrics
-from api.routes import access, audit, calendar, deployments, instances, people, tasks
+from api.routes import access, audit, calendar, deployments, events, instances, people, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
@@ -112,6 +112,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     blueprints = (health, access.blp, people.blp, calendar.blp, deployments.blp, instances.blp, tasks.blp, audit.blp)
+    blueprints += (events.blp,)  # time and events: POST /messages, GET /jobs
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
 

@@ -340,5 +340,11 @@ def audit_history(ctx: click.Context, instance_id: str) -> None:
 
 main.add_command(calendar)
 
+# --- time and events: the worker and its jobs ---------------------------------------------------------
+from engine.cli.jobs import jobs, worker  # noqa: E402
+
+main.add_command(worker)
+main.add_command(jobs)
+
 if __name__ == "__main__":
     main()
