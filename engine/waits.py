@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from engine import views
 from engine.audit import ENGINE_ACTOR, AuditLog, canonical_json
 from engine.models import HumanTask, Job, MessageSubscription, ProcessInstance, utcnow
-from engine.spiff import events as spiff_events
-from engine.spiff.events import WaitingTimer
+from engine.spiff import messages as spiff_messages
+from engine.spiff import timer_events
+from engine.spiff.timer_events import WaitingTimer
 
 TIMER, MESSAGE, START_TIMER = "timer", "message", "start_timer"
 WAITING, RETRYING, INCIDENT = "waiting", "retrying", "incident"
@@ -33,11 +34,11 @@ WAITING, RETRYING, INCIDENT = "waiting", "retrying", "incident"
 
 def sync_waits(session: Session, instance: ProcessInstance, workflow: object, audit: AuditLog, happened: list) -> None:
     """Bring the instance's jobs, task due dates and subscriptions in line with its workflow."""
-    timers = spiff_events.waiting_timers(workflow)
+    timers = timer_events.waiting_timers(workflow)
     _sync_timer_jobs(session, instance, timers)
     _sync_due_dates(session, instance, timers)
-    _sync_subscriptions(session, instance, spiff_events.waiting_messages(workflow))
-    _queue_thrown_messages(session, instance, audit, spiff_events.thrown_messages(workflow))
+    _sync_subscriptions(session, instance, spiff_messages.waiting_messages(workflow))
+    _queue_thrown_messages(session, instance, audit, spiff_messages.thrown_messages(workflow))
     _remind(session, instance, audit, happened)
 
 
@@ -98,7 +99,7 @@ def _sync_due_dates(session: Session, instance: ProcessInstance, timers: list[Wa
 
 
 def _sync_subscriptions(
-    session: Session, instance: ProcessInstance, waiting: list[spiff_events.WaitingMessage]
+    session: Session, instance: ProcessInstance, waiting: list[spiff_messages.WaitingMessage]
 ) -> None:
     rows = {
         s.name: s
@@ -128,7 +129,7 @@ def _sync_subscriptions(
 
 
 def _queue_thrown_messages(
-    session: Session, instance: ProcessInstance, audit: AuditLog, thrown: list[spiff_events.ThrownMessage]
+    session: Session, instance: ProcessInstance, audit: AuditLog, thrown: list[spiff_messages.ThrownMessage]
 ) -> None:
     now = utcnow()
     for message in thrown:

@@ -121,6 +121,24 @@ def test_working_days_in_a_timer_expression_follow_the_calendar_admins_edit(dist
     assert datetime.fromisoformat(decide["due_at"]) == datetime(2026, 10, 29, 10, 0, tzinfo=BEIJING)
 
 
+def test_a_case_waits_for_its_date_then_its_reply_is_urged_daily_three_times(engine: Engine, clock) -> None:
+    clock.freeze(datetime(2026, 12, 28, 9, 0, tzinfo=BEIJING))
+    deploy(engine, "timed_reply.bpmn")
+    instance = engine.start("timed_reply", "qiaoyi", by=who(engine, "wang"))
+    [job] = engine.waiting_jobs(instance["id"], by=who(engine, "wang"))
+    assert datetime.fromisoformat(job["due_at"]) == datetime(2027, 1, 4, 9, 0, tzinfo=BEIJING)
+    clock.freeze(datetime(2027, 1, 4, 9, 0, 1, tzinfo=BEIJING))
+    run_worker(engine)
+    assert open_tasks(engine, instance["id"]) == ["reply"]
+    for day in range(1, 6):
+        clock.advance(timedelta(days=1))
+        run_worker(engine)
+        [task] = engine.inbox(who(engine, "wang"), scope="candidate")["items"]
+        assert task["urged_count"] == min(day, 3)
+    assert fired(engine, instance["id"]) == ["until_new_year"] + ["daily_reminder"] * 3
+    assert engine.waiting_jobs(instance["id"], by=who(engine, "wang")) == []  # three rounds, then done
+
+
 # --- publication periods and parallel reviews --------------------------------------------------------
 
 
@@ -238,3 +256,25 @@ def test_an_issue_submitted_as_a_message_starts_the_agenda_process_without_its_y
     clock.advance(timedelta(days=400))
     run_worker(engine)  # the process's own yearly start starts new cases, but never inside this one
     assert open_tasks(engine, shown["id"]) == ["register_issue"]
+
+
+@pytest.mark.parametrize(
+    ("timer", "says"),
+    [
+        ("<bpmn:timeDate>working_days(15)</bpmn:timeDate>", "use it in a timeDuration, not a date timer"),
+        ("<bpmn:timeDuration>working_days(-2)</bpmn:timeDuration>", "calls working_days(-2)"),
+        ("<bpmn:timeDuration>working_days(15, 2)</bpmn:timeDuration>", "one whole number of working days"),
+        ("<bpmn:timeDuration>P15X</bpmn:timeDuration>", "cannot be read"),
+    ],
+)
+def test_a_designer_is_told_at_deploy_when_a_timer_cannot_work(engine: Engine, timer: str, says: str) -> None:
+    from engine.errors import BundleInvalid
+
+    xml = read_bundle("timed_decision.bpmn")["timed_decision.bpmn"].decode()
+    broken = xml.replace("<bpmn:timeDuration>working_days(15)</bpmn:timeDuration>", timer)
+    assert broken != xml
+    with pytest.raises(BundleInvalid) as refused:
+        engine.deploy({"timed_decision.bpmn": broken.encode()}, by=engine.principal("designer"))
+    [problem] = refused.value.problems
+    assert problem.element_id == "escalate_decision" and says in problem.message, problem.message
+    assert engine.list_jobs(Principal.system()) == []

@@ -31,7 +31,7 @@ from engine.models import (
 )
 from engine.principal import Principal
 from engine.roles import ADMIN, LANE_ROLES, role_of_lane
-from engine.spiff import runtime
+from engine.spiff import runtime, starts
 from engine.store import LiveWorkflow
 
 LIFECYCLE_ACTIONS = {
@@ -119,7 +119,7 @@ class InstanceCommands(EngineBase):
             }
             | (started_data or {}),
         )
-        (begin or runtime.begin_by_hand)(live.workflow)
+        (begin or starts.begin_by_hand)(live.workflow)
         self._advance(session, instance, live, definition, audit)
         return instance
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 
 from engine import reach, views, waits
-from engine.audit import ENGINE_ACTOR, AuditLog
+from engine.audit import ENGINE_ACTOR, AuditLog, lock_system_stream
 from engine.commands.base import RUNNING
 from engine.commands.messages import MessageCommands
 from engine.commands.start_timers import StartTimerCommands
@@ -24,8 +24,8 @@ from engine.errors import Conflict, GovflowError, NotAllowed, NotFound
 from engine.models import Job, ProcessDefinition, ProcessInstance, utcnow
 from engine.principal import Principal
 from engine.roles import ADMIN
-from engine.spiff import events as spiff_events
-from engine.waits import INCIDENT, MESSAGE, RETRYING, TIMER, WAITING
+from engine.spiff import timer_events
+from engine.waits import INCIDENT, MESSAGE, RETRYING, START_TIMER, TIMER, WAITING
 
 ERROR_LIMIT = 2000
 
@@ -247,6 +247,9 @@ class JobCommands(MessageCommands, StartTimerCommands):
             if job.kind == TIMER:
                 return self._run_timer(job, worker, by, variables)
             with self.transaction() as session:
+                if job.kind == START_TIMER:
+                    # A deploy holds the system audit chain, then moves start timers: take them in that order.
+                    lock_system_stream(session, self.dialect)
                 row = waits.locked_job(session, job.id, self.dialect)
                 if row is None or (worker is not None and (row.locked_by != worker or row.status == INCIDENT)):
                     return None
@@ -285,10 +288,12 @@ class JobCommands(MessageCommands, StartTimerCommands):
             live = self.store.load(session, instance)
             # The worker lets SpiffWorkflow see the timer is due by the clock (a cycle keeps its rhythm);
             # an admin's "run now" makes it due.
-            if by is not None and spiff_events.fire_now(live.workflow, row.id) is None:
+            if by is not None and timer_events.fire_now(live.workflow, row.id) is None:
                 raise NotFound(f"There is no waiting timer {row.id} in this instance.")
+            if by is None:
+                timer_events.due_at_last(live.workflow, row.id)
             if variables:  # an admin's fixes, for the steps after the timer
-                spiff_events.fire_with_data(live.workflow, row.id, variables)
+                timer_events.fire_with_data(live.workflow, row.id, variables)
             definition = session.get(ProcessDefinition, instance.definition_id)
             self._advance(session, instance, live, definition, audit)
             if instance.status == "failed":  # roll the whole run back; the failure is recorded instead

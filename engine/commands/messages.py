@@ -14,8 +14,7 @@ from engine.errors import Conflict, NotAllowed, RuleBroken
 from engine.models import Job, MessageSubscription, OrgUnit, ProcessDefinition, ProcessInstance
 from engine.principal import Principal
 from engine.roles import ADMIN, LANE_ROLES
-from engine.spiff import events as spiff_events
-from engine.spiff import runtime
+from engine.spiff import runtime, starts
 
 
 def _check_message(name: object, payload: object) -> dict:
@@ -122,7 +121,7 @@ class MessageCommands(InstanceCommands):
         starting = []
         for definition in deployments.latest_definitions(session):
             spec, _ = self.store.spec_for(session, definition)
-            for start in spiff_events.start_event_specs(spec):
+            for start in starts.start_event_specs(spec):
                 if start.kind == "message" and start.message == name:
                     starting.append((definition, start.element_id))
         return starting

@@ -18,8 +18,7 @@ from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.instances import InstanceCommands
 from engine.errors import NotFound, RuleBroken
 from engine.models import Blob, Job, ProcessDefinition, utcnow
-from engine.spiff import events as spiff_events
-from engine.spiff import runtime, timers
+from engine.spiff import starts, timers
 from engine.waits import INCIDENT, RETRYING, START_TIMER, WAITING
 
 
@@ -38,13 +37,13 @@ class StartTimerCommands(InstanceCommands):
         )
         session.execute(delete(Job).where(Job.kind == START_TIMER, Job.definition_id.in_(older)))
         spec, _ = self.store.spec_for(session, definition)
-        starts = [s for s in spiff_events.start_event_specs(spec) if s.kind == "timer"]
-        if not starts:
+        timed = [s for s in starts.start_event_specs(spec) if s.kind == "timer"]
+        if not timed:
             return
         xml = session.get(Blob, definition.bpmn_sha256).content
         roles = deployments.lane_roles(xml, definition.key)
         now = utcnow()
-        for start in starts:
+        for start in timed:
             value = self._start_timer_value(start)
             try:
                 due, rounds = timers.first_due(value, now)
@@ -65,7 +64,7 @@ class StartTimerCommands(InstanceCommands):
                 )
             )
 
-    def _start_timer_value(self, start: spiff_events.StartEventSpec) -> str:
+    def _start_timer_value(self, start: starts.StartEventSpec) -> str:
         """The ISO text of a timer start event: its (quoted) value, or what its expression gives now."""
         expression = start.expression or ""
         value = timers.string_literal(expression)
@@ -93,7 +92,7 @@ class StartTimerCommands(InstanceCommands):
                 "engine",
                 None,
                 {},
-                begin=runtime.begin_with_timer(row.element_id),
+                begin=starts.begin_with_timer(row.element_id),
                 started_data={"start_timer": row.element_id, "due_at": views.iso(row.due_at)},
             )
             started.append(instance.id)

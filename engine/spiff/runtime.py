@@ -21,15 +21,10 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import NotFound, RuleBroken
-from engine.spiff.events import (
-    TimerWatch,
-    close_idle_event_subprocesses,
-    element_of,
-    start_event_specs,
-    stop_other_start_events,
-    trigger_start_event,
-)
+from engine.spiff.elements import element_of
 from engine.spiff.serialization import REGISTRY
+from engine.spiff.starts import close_idle_event_subprocesses, stop_other_start_events, to_start_events
+from engine.spiff.timer_events import TimerWatch
 
 
 @dataclass(frozen=True)
@@ -79,47 +74,6 @@ def set_variables(workflow: BpmnWorkflow, variables: dict) -> None:
     workflow.task_tree.data.update(copy.deepcopy(variables))
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(copy.deepcopy(variables))
-
-
-# --- how an instance begins ------------------------------------------------------------------------
-
-
-def begin_by_hand(workflow: BpmnWorkflow) -> None:
-    """Started by hand: a process whose start events all wait for timers begins at the first one now
-    (an official starts what the schedule would). A plain start event, or only message start events
-    (the instance waits for its message), are left to SpiffWorkflow."""
-    starts = start_event_specs(workflow.spec)
-    timers = [s for s in starts if s.kind == "timer"]
-    if not timers or any(s.kind == "none" for s in starts):
-        return
-    begin_with_timer(timers[0].element_id)(workflow)
-
-
-def _to_start_events(workflow: BpmnWorkflow) -> None:
-    # Only event start events: nothing runs before one of them fires, so no step goes unrecorded.
-    workflow.do_engine_steps()
-
-
-def begin_with_timer(element_id: str) -> Callable[[BpmnWorkflow], None]:
-    """Begin at the timer start event `element_id`, once, now (the timer fell due)."""
-
-    def begin(workflow: BpmnWorkflow) -> None:
-        _to_start_events(workflow)
-        if not trigger_start_event(workflow, element_id):
-            raise RuleBroken(f"The process has no timer start event {element_id}.")
-
-    return begin
-
-
-def begin_with_message(name: str, payload: dict) -> Callable[[BpmnWorkflow], None]:
-    """Begin at the start event that catches message `name`, with its payload."""
-
-    def begin(workflow: BpmnWorkflow) -> None:
-        _to_start_events(workflow)
-        if not deliver_message(workflow, name, payload):
-            raise RuleBroken(f"The process does not start on message {name}.")
-
-    return begin
 
 
 # A run stops after this many rounds of "fire due timers, run engine steps": a cycle overdue by years
@@ -289,6 +243,17 @@ def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict) -> list[st
     except Exception as exc:  # noqa: BLE001 - a correlation expression that fails on this payload
         raise RuleBroken(f"The message {name} could not be delivered: {exc}") from exc
     return [element_of(t)[0] or "" for t in catching]
+
+
+def begin_with_message(name: str, payload: dict) -> Callable[[BpmnWorkflow], None]:
+    """Begin at the start event that catches message `name`, with its payload."""
+
+    def begin(workflow: BpmnWorkflow) -> None:
+        to_start_events(workflow)
+        if not deliver_message(workflow, name, payload):
+            raise RuleBroken(f"The process does not start on message {name}.")
+
+    return begin
 
 
 # --- reading stored task rows without restoring the workflow ------------------------------------
