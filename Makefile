@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast bench lint format postgres clean
+.PHONY: run test test-fast bench bench-timers lint format postgres clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
@@ -35,9 +35,14 @@ test: $(STAMP) postgres
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not postgres and not slow"
 
-## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL)
+## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL) and the timer one
 bench: $(STAMP) postgres
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/timers.py
+
+## bench-timers: due jobs per second with 1 and 2 workers on PostgreSQL, and the delay to firing
+bench-timers: $(STAMP) postgres
+	$(BIN)/python bench/timers.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
