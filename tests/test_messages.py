@@ -62,9 +62,16 @@ def test_post_messages_delivers_by_business_key_or_by_process_variables(exchange
     engine = exchange
     wang = who(engine, "wang")
     first = engine.start("care_subsidy", "qiaoyi", by=wang, business_key="C-1", variables={"applicant": "张三"})
-    second = engine.start("care_subsidy", "qiaoyi", by=wang, business_key="C-2", variables={"applicant": "李四"})
-    with pytest.raises(Conflict, match="2 instances wait for message assessment_result"):
+    second = engine.start(
+        "care_subsidy", "qiaoyi", by=wang, business_key="C-2", variables={"applicant": "李四", "household_no": 12}
+    )
+    third = engine.start("care_subsidy", "qiaoyi", by=wang, variables={"household_no": 13, "urgent": True})
+    with pytest.raises(Conflict, match="3 instances wait for message assessment_result"):
         engine.correlate_message("assessment_result", {}, {"grade": 1}, by=wang)
+    shown, _ = engine.correlate_message("assessment_result", {"household_no": 13, "urgent": True}, {}, by=wang)
+    assert shown["id"] == third["id"]
+    with pytest.raises(Conflict, match="Nothing waits"):
+        engine.correlate_message("assessment_result", {"household_no": 12, "urgent": True}, {}, by=wang)
     shown, started = engine.correlate_message("assessment_result", {"business_key": "C-2"}, {"grade": 4}, by=wang)
     assert not started and shown["id"] == second["id"] and shown["variables"]["assessment"] == {"grade": 4}
     shown, _ = engine.correlate_message("assessment_result", {"applicant": "张三"}, {"grade": 5}, by=wang)

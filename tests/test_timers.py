@@ -187,16 +187,21 @@ def test_monitoring_points_report_every_quarter_while_the_list_is_re_reviewed_ev
     jobs = {j["element_id"]: j for j in engine.waiting_jobs(instance["id"], by=hu)}
     assert set(jobs) == {"quarterly", "in_force"}
     assert datetime.fromisoformat(jobs["in_force"]["due_at"]) == datetime(2028, 1, 1, 9, 0, tzinfo=BEIJING)
+    assert datetime.fromisoformat(jobs["quarterly"]["due_at"]) == datetime(2027, 4, 1, 9, 0, tzinfo=BEIJING)
 
-    reports = 0
+    reports, quarters = 0, []
     for _ in range(4):  # a year, one quarter at a time
         clock.advance(timedelta(days=92))
         run_worker(engine)
+        [quarterly] = [j for j in engine.waiting_jobs(instance["id"], by=hu) if j["element_id"] == "quarterly"]
+        quarters.append(datetime.fromisoformat(quarterly["due_at"]).astimezone(BEIJING).date().isoformat())
         for task in engine.get_instance(instance["id"])["tasks"]:
             if task["element_id"] == "monitoring_point_report":
                 engine.complete(task["id"], who(engine, "wang"), {})
                 reports += 1
     assert reports == 4 and fired(engine, instance["id"]).count("quarterly") == 4
+    # every round a calendar quarter after the one before, not a fixed 90 days
+    assert quarters == ["2027-07-01", "2027-10-01", "2028-01-01", "2028-04-01"]
     assert fired(engine, instance["id"]).count("in_force") == 1
     [review] = [t for t in engine.get_instance(instance["id"])["tasks"] if t["element_id"] == "periodic_re_review"]
     engine.complete(review["id"], hu, {"decision": "keep"})  # kept: another year in force

@@ -103,11 +103,24 @@ class MessageCommands(InstanceCommands):
         if exclude is not None:
             query = query.where(MessageSubscription.instance_id != exclude)
         properties = {k: v for k, v in correlation.items() if k not in ("business_key", "instance_id")}
+        by_value = {}  # compared in Python too: the SQL narrows, the exact JSON value decides
+        for key, value in properties.items():
+            stored = ProcessInstance.variables[key]
+            if isinstance(value, bool):
+                query = query.where(stored.as_boolean() == value)
+            elif isinstance(value, int):
+                query = query.where(stored.as_integer() == value)
+            elif isinstance(value, float):
+                query = query.where(stored.as_float() == value)
+            elif isinstance(value, str):
+                query = query.where(stored.as_string() == value)
+            else:
+                by_value[key] = value
         found = [
             instance_id
-            for instance_id, variables in session.execute(query.limit(1001))
+            for instance_id, variables in session.execute(query if by_value else query.limit(1001))
             if all((variables or {}).get(k) == v for k, v in properties.items())
-        ]
+        ][:1001]
         if len(found) > 1:
             raise Conflict(
                 f"{len(found) if len(found) <= 1000 else 'More than 1000'} instances wait for message {name}"
