@@ -21,7 +21,13 @@ def worker(ctx: click.Context, once: bool, batch: int, poll: float, name: str | 
     """Fire due timers, deliver thrown messages and start timer-started processes; stop on SIGTERM."""
     from engine.worker import Worker
 
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+    # One line per job from govflow itself; libraries (SpiffWorkflow logs every task's state) say only warnings.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    govflow_log = logging.getLogger("govflow")
+    govflow_log.addHandler(handler)
+    govflow_log.setLevel(logging.INFO)
+    govflow_log.propagate = False
     runner = Worker(engine_of(ctx), batch=batch, poll=poll, name=name)
     runner.install_signal_handlers()
     runner.run(once=once)
