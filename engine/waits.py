@@ -27,18 +27,28 @@ from engine.models import HumanTask, Job, MessageSubscription, ProcessInstance, 
 from engine.spiff import messages as spiff_messages
 from engine.spiff import timer_events
 from engine.spiff.timer_events import WaitingTimer
+from engine.store import LiveWorkflow
 
 TIMER, MESSAGE, START_TIMER = "timer", "message", "start_timer"
 WAITING, RETRYING, INCIDENT = "waiting", "retrying", "incident"
+# The waits of an instance that has none written yet (a new one): no timer jobs, no subscriptions.
+NOTHING_WRITTEN: tuple = ({}, frozenset())
 
 
-def sync_waits(session: Session, instance: ProcessInstance, workflow: object, audit: AuditLog, happened: list) -> None:
+def sync_waits(
+    session: Session, instance: ProcessInstance, live: LiveWorkflow, audit: AuditLog, happened: list
+) -> None:
     """Bring the instance's jobs, task due dates and subscriptions in line with its workflow."""
-    timers = timer_events.waiting_timers(workflow)
-    _sync_timer_jobs(session, instance, timers)
-    _sync_due_dates(session, instance, timers)
-    _sync_subscriptions(session, instance, spiff_messages.waiting_messages(workflow))
-    _queue_thrown_messages(session, instance, audit, spiff_messages.thrown_messages(workflow))
+    timers = timer_events.waiting_timers(live.workflow)
+    messages = spiff_messages.waiting_messages(live.workflow)
+    waits = ({t.task_id: views.iso(t.due_at) for t in timers}, frozenset(m.name for m in messages))
+    if live.waits != waits:  # most commands change neither: no need to read the rows
+        _sync_timer_jobs(session, instance, timers)
+        _sync_subscriptions(session, instance, messages)
+        live.waits = waits
+    if any(t.attached_to for t in timers):
+        _sync_due_dates(session, instance, timers)
+    _queue_thrown_messages(session, instance, audit, spiff_messages.thrown_messages(live.workflow))
     _remind(session, instance, audit, happened)
 
 

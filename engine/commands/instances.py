@@ -100,6 +100,7 @@ class InstanceCommands(EngineBase):
         session.add(instance)
         session.flush()  # rows that reference the instance are written by later flushes
         live = self.store.new(session, definition)
+        live.waits = waits.NOTHING_WRITTEN
         start_vars = dict(variables or {})
         start_vars.setdefault("org_unit", unit.code)
         if business_key:
@@ -149,7 +150,7 @@ class InstanceCommands(EngineBase):
         for happened in events:
             audit.append_instance(instance, ENGINE_ACTOR, happened.action, happened.element_id, happened.data)
         self._sync_human_tasks(session, instance, live, definition, audit)
-        waits.sync_waits(session, instance, live.workflow, audit, events)
+        waits.sync_waits(session, instance, live, audit, events)
         now = utcnow()
         if failure is not None:
             instance.status = FAILED
@@ -351,7 +352,7 @@ class InstanceCommands(EngineBase):
                     select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
                 ).scalars():
                     row.status = CANCELLED
-                waits.sync_waits(session, instance, live.workflow, audit, [])
+                waits.sync_waits(session, instance, live, audit, [])
                 self.store.save(session, instance, live)
                 self._keep_after_commit(session, instance, live)
             elif action == "retry":
