@@ -9,7 +9,7 @@ export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test test-fast bench lint format postgres browser clean
+.PHONY: run test test-fast bench bench-timers lint format postgres browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
@@ -48,9 +48,14 @@ test: $(STAMP) $(WEB_DEPS) browser postgres
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not postgres and not slow"
 
-## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL)
+## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL) and the timer one
 bench: $(STAMP) postgres
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/timers.py
+
+## bench-timers: due jobs per second with 1 and 2 workers on PostgreSQL, and the delay to firing
+bench-timers: $(STAMP) postgres
+	$(BIN)/python bench/timers.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

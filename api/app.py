@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 import web
 from api import auth, errors, metrics
 from api.parsing import Blueprint
-from api.routes import access, audit, calendar, deployments, instances, people, procedures, tasks
+from api.routes import access, audit, calendar, deployments, events, instances, people, procedures, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
@@ -120,6 +120,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     blueprints = (health, access.blp, people.blp, calendar.blp, deployments.blp, instances.blp, tasks.blp, audit.blp)
     blueprints += (procedures.blp,)
+    blueprints += (events.blp,)  # time and events: POST /messages, GET /jobs
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
 

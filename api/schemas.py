@@ -197,6 +197,7 @@ class TaskSummarySchema(Schema):
     urged_count = fields.Integer()
     candidate = fields.Nested(CandidateSchema)
     due_at = fields.String(allow_none=True)
+    overdue = fields.Boolean(metadata={"description": "open and past its due date"})
     created_at = fields.String(allow_none=True)
 
 
@@ -308,10 +309,21 @@ class InstanceSummarySchema(Schema):
     ended_at = fields.String(allow_none=True)
 
 
+class IncidentSchema(Schema):
+    job_id = fields.String()
+    element_id = fields.String()
+    kind = fields.String()
+    error = fields.String(allow_none=True)
+    attempts = fields.Integer()
+
+
 class InstanceSchema(InstanceSummarySchema):
     variables = fields.Dict()
     error = fields.Dict(allow_none=True)
     tasks = fields.List(fields.Nested(TaskSummarySchema))
+    incidents = fields.List(
+        fields.Nested(IncidentSchema), metadata={"description": "jobs that failed every attempt; retry or cancel"}
+    )
 
 
 class InstancePageSchema(Schema):
@@ -344,11 +356,16 @@ class MessageSchema(StrictSchema):
 
 class JobSchema(Schema):
     id = fields.String()
+    instance_id = fields.String(allow_none=True)
+    process = fields.String(allow_none=True, metadata={"description": "process version of a timer start event"})
     element_id = fields.String()
-    kind = fields.String()
+    name = fields.String(allow_none=True)
+    kind = fields.String(metadata={"description": "timer, message (thrown, on its way) or start_timer"})
+    status = fields.String(metadata={"description": "waiting, retrying, incident; after a run by hand: done"})
     due_at = fields.String(allow_none=True)
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
+    locked_by = fields.String(allow_none=True, metadata={"description": "the worker running it now"})
 
 
 class JobListSchema(Schema):
@@ -672,3 +689,29 @@ class BenefitArgsSchema(StrictSchema):
     item_code = fields.String(load_default=None, validate=validate.Length(max=100))
     org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
     instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+
+
+# --- time and events: messages by correlation, every job ---------------------------------------------
+
+
+class CorrelateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    correlation = fields.Dict(
+        load_default=dict,
+        metadata={"description": "business_key, instance_id, or process variables the receiving case has"},
+    )
+    payload = fields.Dict(load_default=dict)
+    org_unit = fields.String(
+        load_default=None, validate=validate.Length(max=64), metadata={"description": "for a case the message starts"}
+    )
+    business_key = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class CorrelatedSchema(Schema):
+    started = fields.Boolean(metadata={"description": "true when the message started a new case"})
+    instance = fields.Nested(InstanceSchema)
+
+
+class JobQuerySchema(StrictSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(["waiting", "retrying", "incident"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))

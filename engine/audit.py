@@ -132,6 +132,12 @@ class AuditLog:
         )
 
 
+def lock_system_stream(session: Session, dialect: str) -> None:
+    """Hold the head of the system chain until the transaction ends (PostgreSQL), as appending does."""
+    if dialect == "postgresql":
+        session.execute(select(AuditStream).where(AuditStream.stream == SYSTEM_STREAM).with_for_update()).first()
+
+
 @dataclass(frozen=True)
 class BrokenLink:
     stream: str

@@ -15,10 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 log = logging.getLogger(__name__)
+
+# Working days are days in Beijing: a deadline counts the dates of China Standard Time (no daylight saving).
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # A year is scanned at most this far; beyond it a count of working days is a typo, not a deadline.
 MAX_WORKING_DAYS = 3660

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_DATABASE_FILE = "govflow.db"
@@ -27,6 +29,13 @@ class Settings:
     # Lifetime of bearer tokens and of browser sessions, in seconds.
     token_ttl: int = 8 * 3600
     session_ttl: int = 12 * 3600
+    # --- the timer worker and its jobs (issue 5) ---
+    # A failing job runs this many times in all, waiting job_backoff * 4^(attempt-1) seconds between
+    # attempts; then it is an incident until an admin retries it.
+    job_max_attempts: int = 3
+    job_backoff: float = 60.0
+    # How long a worker's claim on a job lasts: a killed worker's jobs go to another after this.
+    job_lock_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -46,5 +55,36 @@ class Settings:
             values["session_ttl"] = int(env["GOVFLOW_SESSION_TTL"])
         if env.get("GOVFLOW_PASSWORD_PROFILE"):
             values["password_profile"] = env["GOVFLOW_PASSWORD_PROFILE"]
+        if env.get("GOVFLOW_JOB_MAX_ATTEMPTS"):
+            values["job_max_attempts"] = int(env["GOVFLOW_JOB_MAX_ATTEMPTS"])
+        if env.get("GOVFLOW_JOB_BACKOFF"):
+            values["job_backoff"] = float(env["GOVFLOW_JOB_BACKOFF"])
+        if env.get("GOVFLOW_JOB_LOCK_SECONDS"):
+            values["job_lock_seconds"] = float(env["GOVFLOW_JOB_LOCK_SECONDS"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+_OFFSET = re.compile(
+    r"(?P<sign>-?)P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
+)
+
+
+def clock_offset_from_env() -> timedelta:
+    """GOVFLOW_CLOCK_OFFSET: how far this process's clock runs ahead, in seconds or as P20D / PT6H.
+
+    For tests and rehearsals only (engine/clock.py); unset in production.
+    """
+    raw = os.environ.get("GOVFLOW_CLOCK_OFFSET", "").strip()
+    if not raw:
+        return timedelta(0)
+    try:
+        return timedelta(seconds=float(raw))
+    except ValueError:
+        pass
+    match = _OFFSET.fullmatch(raw.upper())
+    if match is None or raw.upper().lstrip("-") in ("P", "PT"):
+        raise ValueError(f"GOVFLOW_CLOCK_OFFSET must be seconds or an ISO 8601 duration like P20D, not {raw!r}")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v and k != "sign"}
+    delta = timedelta(**parts)
+    return -delta if match["sign"] else delta

@@ -14,6 +14,8 @@ from engine import admission, rules
 from engine.audit import Actor, AuditLog
 from engine.errors import BundleInvalid, NotFound, Problem
 from engine.models import Blob, Deployment, DeploymentFile, FormDefinition, ProcessDefinition, utcnow
+from engine.roles import role_of_lane
+from engine.spiff.bpmn_checks import lane_index
 from engine.spiff.parsing import ParsedBundle, parse_bundle
 from engine.spiff.safe_xml import BPMN_NS, read_xml
 from engine.spiff.serialization import spec_to_json
@@ -188,6 +190,24 @@ def find_definition(session: Session, key: str, version: int | None = None) -> P
         pinned = f" version {version}" if version is not None else ""
         raise NotFound(f"There is no deployed process {key!r}{pinned}.")
     return definition
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    """The newest version of every process key."""
+    query = select(ProcessDefinition).where(_is_latest(ProcessDefinition.key, ProcessDefinition.version))
+    return list(session.execute(query.order_by(ProcessDefinition.key)).scalars())
+
+
+def lane_roles(xml: bytes, process_id: str) -> dict[str, str | None]:
+    """The role each flow node's lane names (element id -> role, None for a lane naming no role)."""
+    root = read_xml(xml)
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") == process_id:
+            return {
+                node: role_of_lane(lane.get("id"), (lane.get("name") or "").strip() or None)
+                for node, lane in lane_index(process).items()
+            }
+    return {}
 
 
 def sequence_flows(xml: bytes, process_id: str) -> list[list[str]]:

@@ -20,9 +20,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import JSON, TypeDecorator
 
+from engine import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the engine's one clock (engine/clock.py), so tests can move it."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):
@@ -534,3 +537,50 @@ class ServiceBenefit(Base):
     status: Mapped[str] = mapped_column(String(20))  # active
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- jobs and message subscriptions (time and events) ---------------------------------------------
+
+
+class Job(Base):
+    """Work the engine does on its own when it falls due: fire a timer, deliver a thrown message, start
+    instances from a timer start event. Written in the transaction of the command that made the wait;
+    `govflow worker` claims due rows (FOR UPDATE SKIP LOCKED on PostgreSQL) and runs each as a command."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        Index("ix_job_due", "status", "due_at"),
+        Index("ix_job_definition", "definition_id"),
+    )
+    # A timer's job has the id of the SpiffWorkflow task that waits (stable while it waits, and for every
+    # round of a cycle); other jobs have a uuid.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    # For a timer start event: the process version whose start event it is (no instance yet).
+    definition_id: Mapped[str | None] = mapped_column(ForeignKey("process_definition.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # timer, message or start_timer
+    element_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting, retrying, incident
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None]
+    # What the job needs beyond its element: a message's name, payload and correlation; a start timer's
+    # expression and remaining rounds.
+    payload: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageSubscription(Base):
+    """A message an instance waits for (a catch event, a boundary event, a receive task), kept with the
+    instance's business key so `POST /messages` finds the one instance a message is for without loading
+    workflows. Replaced whenever the instance's waits change."""
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (Index("ix_message_subscription_name", "name", "business_key"),)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import RuleBroken, UnknownOrgUnit
@@ -120,3 +121,13 @@ def _handed_on(session: Session, candidate: Candidate, unit: OrgUnit) -> Candida
         seen.add(successor.code)
         unit = successor
     return candidate
+
+
+def units_working(session: Session, role: str | None) -> list[OrgUnit]:
+    """Every org unit where a lane of `role` is worked (its own level, or its rural counterpart's);
+    for no role, the roots of the tree. A timer start event starts one instance for each; a dissolved or
+    merged-away unit starts none."""
+    units = [u for u in session.execute(select(OrgUnit).order_by(OrgUnit.path)).scalars() if u.status == "active"]
+    if role is None or role not in LANE_ROLES:
+        return [u for u in units if u.parent_code is None]
+    return [u for u in units if _fits(role, u) is not None]

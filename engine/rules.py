@@ -13,11 +13,12 @@ import json
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from engine import clock
 from engine.errors import NotFound, RuleBroken
 
 DATA = Path(__file__).with_name("data")
@@ -33,8 +34,8 @@ _WORDS = {">": "more than", ">=": "at least"}
 
 
 def today() -> date:
-    """The date in Shanghai: rules and deadlines are counted in local days."""
-    return datetime.now(SHANGHAI).date()
+    """The date in Shanghai (by the engine's clock): rules and deadlines are counted in local days."""
+    return clock.now().astimezone(SHANGHAI).date()
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ class LiveWorkflow:
     workflow: Any
     ledger: TaskLedger
     lock_version: int
+    # What engine/waits.py last wrote for this workflow (timer dues, message names): unchanged, it skips
+    # reading the job and subscription rows. Like the workflow, valid only at this lock_version.
+    waits: Any = None
 
 
 class LiveCache:

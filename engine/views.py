@@ -7,7 +7,16 @@ import io
 import json
 from datetime import datetime
 
-from engine.models import AuditEvent, HumanTask, OrgUnit, ProcessDefinition, ProcessInstance, TaskComment
+from engine.models import (
+    AuditEvent,
+    HumanTask,
+    Job,
+    OrgUnit,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskComment,
+    utcnow,
+)
 
 
 def iso(at: datetime | None) -> str | None:
@@ -30,6 +39,7 @@ def task_summary(task: HumanTask) -> dict:
         "urged_count": task.urged_count,
         "candidate": {"role": task.role, "org_unit": task.org_code},
         "due_at": iso(task.due_at),
+        "overdue": task.status == "open" and task.due_at is not None and task.due_at <= utcnow(),
         "created_at": iso(task.created_at),
     }
 
@@ -58,11 +68,12 @@ def instance_summary(instance: ProcessInstance) -> dict:
     }
 
 
-def instance_detail(instance: ProcessInstance, tasks: list[HumanTask]) -> dict:
+def instance_detail(instance: ProcessInstance, tasks: list[HumanTask], incidents: list[Job] | None = None) -> dict:
     return instance_summary(instance) | {
         "variables": instance.variables,
         "error": instance.error,
         "tasks": [task_summary(t) for t in tasks],
+        "incidents": [incident(j) for j in incidents or []],
     }
 
 
@@ -181,3 +192,34 @@ def case_csv(instance: ProcessInstance, events: list[AuditEvent]) -> str:
         data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         writer.writerow([e.seq, iso(e.at), e.actor, e.actor_role, e.actor_org, e.action, e.element_id, data])
     return out.getvalue()
+
+
+# --- jobs (time and events) ---------------------------------------------------------------------------
+
+
+def job(row: Job) -> dict:
+    """A waiting timer, a message on its way, or a timer start event: when, how often tried, last error."""
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "process": row.definition_id,
+        "element_id": row.element_id,
+        "name": (row.payload or {}).get("name"),
+        "kind": row.kind,
+        "status": row.status,
+        "due_at": iso(row.due_at),
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "locked_by": row.locked_by if row.locked_until is not None and row.locked_until > utcnow() else None,
+    }
+
+
+def incident(row: Job) -> dict:
+    """A job that failed every attempt, as the instance shows it until an admin retries or cancels."""
+    return {
+        "job_id": row.id,
+        "element_id": row.element_id,
+        "kind": row.kind,
+        "error": row.last_error,
+        "attempts": row.attempts,
+    }

@@ -193,3 +193,16 @@ def problem_of(response) -> dict:  # noqa: ANN001
     assert body["status"] == response.status_code
     assert body["detail"] and "Traceback" not in body["detail"]
     return body
+
+
+# --- the engine's clock (time and events) ---------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> Iterator[object]:
+    """engine.clock, frozen at the real now for the test: `clock.advance(timedelta(days=8))` moves it."""
+    from engine import clock as engine_clock
+
+    engine_clock.freeze()
+    yield engine_clock
+    engine_clock.reset()

@@ -49,21 +49,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(db_url: str, org: Engine, tmp_path: Path) -> Iterator[Server]:
-    """`govflow serve --workers 2` on a free loopback port, against the test database the org was put in."""
+@contextmanager
+def serving(db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`govflow serve` on a free loopback port against `db_url`, stopped (and its log checked) on exit."""
     port = free_port()
-    log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:  # a file, not a pipe: the access log must never block the server
         process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "2"],
+            [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", str(workers)],
             cwd=ROOT,
             env=os.environ
             | {
                 "GOVFLOW_DATABASE_URL": db_url,
                 "GOVFLOW_PASSWORD_PROFILE": "fast",
                 "PYTHONPATH": str(ROOT),
-            },
+            }
+            | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -79,6 +79,13 @@ def server(db_url: str, org: Engine, tmp_path: Path) -> Iterator[Server]:
             process.kill()
             process.wait(5)
     assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def server(db_url: str, org: Engine, tmp_path: Path) -> Iterator[Server]:
+    """`govflow serve --workers 2` on a free loopback port, against the test database the org was put in."""
+    with serving(db_url, tmp_path / "gunicorn.log") as running:
+        yield running
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:

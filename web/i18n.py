@@ -17,6 +17,8 @@ from pathlib import Path
 
 from flask import g, request
 
+from engine import clock as engine_clock
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 LANG_COOKIE = "govflow_lang"
@@ -93,5 +95,5 @@ def clock(at: datetime | str | None) -> str:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     local = at.astimezone(BEIJING)
-    today = datetime.now(BEIJING).date()
+    today = engine_clock.now().astimezone(BEIJING).date()
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")

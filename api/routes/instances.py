@@ -85,7 +85,7 @@ class Retry(MethodView):
     @blp.arguments(RetrySchema)
     @blp.response(200, InstanceSchema)
     def post(self, args: dict, instance_id: str) -> dict:
-        """Retry the failed step of an instance (admins), optionally fixing variables first."""
+        """Retry the failed step of an instance, or its incidents (admins), optionally fixing variables first."""
         return auth.engine().retry(instance_id, by=auth.current(), variables=args["variables"])
 
 
@@ -110,7 +110,7 @@ class History(MethodView):
 class Jobs(MethodView):
     @blp.response(200, JobListSchema)
     def get(self, instance_id: str) -> dict:
-        """Timers and retries the instance waits on."""
+        """Timers, retries and incidents of the instance, and messages it threw that are on their way."""
         return {"items": auth.engine().waiting_jobs(instance_id, by=auth.current())}
 
 
@@ -118,7 +118,8 @@ class Jobs(MethodView):
 class ExecuteJob(MethodView):
     @blp.response(200, JobSchema)
     def post(self, instance_id: str, job_id: str) -> dict:
-        """Fire a waiting timer now (admins); audited as done by the admin."""
+        """Run a job now (admins), whatever its due time: a timer fires, a message goes; audited as the admin's.
+        `status` says how it went: done, or retrying / incident with `last_error`."""
         return auth.engine().execute_job(instance_id, job_id, by=auth.current())
 
 

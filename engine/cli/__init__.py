@@ -346,5 +346,11 @@ main.add_command(calendar)
 main.add_command(rules)
 main.add_command(registry)
 
+# --- time and events: the worker and its jobs ---------------------------------------------------------
+from engine.cli.jobs import jobs, worker  # noqa: E402
+
+main.add_command(worker)
+main.add_command(jobs)
+
 if __name__ == "__main__":
     main()

@@ -64,6 +64,10 @@ class EngineBase:
         """
         return {}
 
+    def _deployed(self, session: Session, deployment_id: str) -> None:
+        """Called in the deploy transaction: command groups that keep something per process version (the
+        jobs of timer start events) add it here, calling super() first."""
+
     def close(self) -> None:
         self.sql.dispose()
         if self.sql_read is not self.sql:

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import calendar as cal
+from engine import clock
 from engine.audit import AuditLog
 from engine.commands.base import EngineBase
 from engine.errors import NotAllowed, RuleBroken
@@ -25,7 +26,20 @@ class CalendarCommands(EngineBase):
     _calendar_lock = threading.Lock()
 
     def expression_helpers(self) -> dict[str, Callable[..., Any]]:
-        return super().expression_helpers() | {"working_days_after": self._working_days_after}
+        return super().expression_helpers() | {
+            "working_days_after": self._working_days_after,
+            "working_days": self._working_days,
+        }
+
+    def _working_days(self, count: int) -> str:
+        """For timer expressions: `working_days(15)` is the ISO duration from now (the engine's clock) to
+        the same time of day on the 15th working day after today in Beijing, e.g. "P21D" across the
+        National Day holiday. Use it as a timer's timeDuration."""
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"working_days needs a whole number of working days, not {count!r}")
+        now = clock.now().astimezone(cal.BEIJING)
+        due = self.working_calendar().deadline(now, count)
+        return f"P{(due.date() - now.date()).days}D"
 
     def _working_days_after(self, start: date | datetime | str, count: int) -> date | datetime:
         """For BPMN expressions: the Nth working day after a date, a datetime or an ISO text of one."""

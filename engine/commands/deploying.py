@@ -37,7 +37,9 @@ class DeploymentCommands(EngineBase):
         by = by or Principal.system()
         _require_designer(by)
         with self.transaction() as session:
-            return deployments.deploy(session, files, by.actor(DESIGNER), self.specs).as_dict()
+            result = deployments.deploy(session, files, by.actor(DESIGNER), self.specs)
+            self._deployed(session, result.id)
+            return result.as_dict()
 
     def list_definitions(self, key: str | None = None, latest: bool = False) -> list[dict]:
         with self.reading() as session:

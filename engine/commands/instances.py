@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from engine import deployments, org, reach, views
+from engine import deployments, org, reach, views, waits
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
 from engine.errors import (
@@ -19,6 +21,7 @@ from engine.errors import (
 from engine.models import (
     AuditEvent,
     HumanTask,
+    Job,
     OrgUnit,
     ProcessDefinition,
     ProcessInstance,
@@ -28,7 +31,7 @@ from engine.models import (
 )
 from engine.principal import Principal
 from engine.roles import ADMIN, LANE_ROLES, role_of_lane
-from engine.spiff import runtime
+from engine.spiff import runtime, starts
 from engine.store import LiveWorkflow
 
 LIFECYCLE_ACTIONS = {
@@ -55,48 +58,71 @@ class InstanceCommands(EngineBase):
             definition = deployments.find_definition(session, process_key, version)
             unit = org.get_unit(session, org_code)
             actor = self._starter(session, by, unit)
-            instance = ProcessInstance(
-                id=str(uuid.uuid4()),
-                definition_id=definition.id,
-                process_key=definition.key,
-                process_version=definition.version,
-                status=RUNNING,
-                business_key=business_key,
-                org_code=unit.code,
-                org_path=unit.path,
-                started_by=by.username,
-                started_at=utcnow(),
-                updated_at=utcnow(),
-                lock_version=0,
-                state={},
-                variables={},
-                next_task_seq=0,
-                audit_seq=0,
-                audit_head="",
-            )
-            session.add(instance)
-            session.flush()  # rows that reference the instance are written by later flushes
-            live = self.store.new(session, definition)
-            start_vars = dict(variables or {})
-            start_vars.setdefault("org_unit", unit.code)
-            if business_key:
-                start_vars.setdefault("business_key", business_key)
-            runtime.set_variables(live.workflow, start_vars)
-            audit = AuditLog(session)
-            audit.append_instance(
-                instance,
-                actor,
-                "instance_started",
-                data={
-                    "process_key": definition.key,
-                    "version": definition.version,
-                    "business_key": business_key,
-                    "org_unit": unit.code,
-                    "variables": variables or {},
-                },
-            )
-            self._advance(session, instance, live, definition, audit)
+            instance = self._create_instance(session, definition, unit, actor, by.username, business_key, variables)
             return self._instance_view(session, instance)
+
+    def _create_instance(
+        self,
+        session: Session,
+        definition: ProcessDefinition,
+        unit: OrgUnit,
+        actor: Actor,
+        started_by: str,
+        business_key: str | None,
+        variables: dict | None,
+        begin: Callable[[Any], object] | None = None,
+        started_data: dict | None = None,
+    ) -> ProcessInstance:
+        """A new instance run to its first wait state, in the caller's transaction.
+
+        `begin(workflow)` says how it begins when it was not started by hand: by a message its start
+        event catches, or by a timer start event that fell due.
+        """
+        instance = ProcessInstance(
+            id=str(uuid.uuid4()),
+            definition_id=definition.id,
+            process_key=definition.key,
+            process_version=definition.version,
+            status=RUNNING,
+            business_key=business_key,
+            org_code=unit.code,
+            org_path=unit.path,
+            started_by=started_by,
+            started_at=utcnow(),
+            updated_at=utcnow(),
+            lock_version=0,
+            state={},
+            variables={},
+            next_task_seq=0,
+            audit_seq=0,
+            audit_head="",
+        )
+        session.add(instance)
+        session.flush()  # rows that reference the instance are written by later flushes
+        live = self.store.new(session, definition)
+        live.waits = waits.NOTHING_WRITTEN
+        start_vars = dict(variables or {})
+        start_vars.setdefault("org_unit", unit.code)
+        if business_key:
+            start_vars.setdefault("business_key", business_key)
+        runtime.set_variables(live.workflow, start_vars)
+        audit = AuditLog(session)
+        audit.append_instance(
+            instance,
+            actor,
+            "instance_started",
+            data={
+                "process_key": definition.key,
+                "version": definition.version,
+                "business_key": business_key,
+                "org_unit": unit.code,
+                "variables": variables or {},
+            }
+            | (started_data or {}),
+        )
+        (begin or starts.begin_by_hand)(live.workflow)
+        self._advance(session, instance, live, definition, audit)
+        return instance
 
     def _starter(self, session: Session, by: Principal, unit: OrgUnit) -> Actor:
         if by.is_system:
@@ -124,6 +150,7 @@ class InstanceCommands(EngineBase):
         for happened in events:
             audit.append_instance(instance, ENGINE_ACTOR, happened.action, happened.element_id, happened.data)
         self._sync_human_tasks(session, instance, live, definition, audit)
+        waits.sync_waits(session, instance, live, audit, events)
         now = utcnow()
         if failure is not None:
             instance.status = FAILED
@@ -265,16 +292,24 @@ class InstanceCommands(EngineBase):
             .where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
             .order_by(HumanTask.created_at)
         ).scalars()
-        return views.instance_detail(instance, list(tasks))
+        session.flush()
+        incidents = session.execute(
+            select(Job).where(Job.instance_id == instance.id, Job.status == waits.INCIDENT).order_by(Job.due_at)
+        ).scalars()
+        return views.instance_detail(instance, list(tasks), list(incidents))
 
     def get_instance(self, instance_id: str, by: Principal | None = None) -> dict:
         by = by or Principal.system()
         with self.reading() as session:
-            instance = session.get(ProcessInstance, instance_id)
-            if instance is None:
-                raise NotFound(f"There is no process instance {instance_id}.")
-            self._require_reach(session, by, instance.org_path)
+            instance = self._instance_in_reach(session, by, instance_id)
             return self._instance_view(session, instance)
+
+    def _instance_in_reach(self, session: Session, by: Principal, instance_id: str) -> ProcessInstance:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound(f"There is no process instance {instance_id}.")
+        self._require_reach(session, by, instance.org_path)
+        return instance
 
     def _require_reach(self, session: Session, by: Principal, org_path: str) -> None:
         """Readers see what lies at or below the units where they hold a role."""
@@ -321,6 +356,7 @@ class InstanceCommands(EngineBase):
                     select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
                 ).scalars():
                     row.status = CANCELLED
+                waits.sync_waits(session, instance, live, audit, [])
                 self.store.save(session, instance, live)
                 self._keep_after_commit(session, instance, live)
             elif action == "retry":
@@ -345,10 +381,7 @@ class InstanceCommands(EngineBase):
     def history(self, instance_id: str, by: Principal | None = None) -> list[dict]:
         by = by or Principal.system()
         with self.reading() as session:
-            instance = session.get(ProcessInstance, instance_id)
-            if instance is None:
-                raise NotFound(f"There is no process instance {instance_id}.")
-            self._require_reach(session, by, instance.org_path)
+            self._instance_in_reach(session, by, instance_id)
             rows = session.execute(
                 select(AuditEvent).where(AuditEvent.stream == instance_id).order_by(AuditEvent.seq)
             ).scalars()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, defer
 from engine import deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
 from engine.audit import verify as verify_chains
-from engine.commands.base import COMPLETED, ENDED, OPEN, EngineBase
+from engine.commands.base import COMPLETED, OPEN, EngineBase
 from engine.diagram import diagram_path
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import (
@@ -31,7 +31,7 @@ from engine.models import (
 from engine.paging import SortKey, check_limit
 from engine.principal import Principal
 from engine.roles import ADMIN, AUDITOR, LANE_ROLES
-from engine.spiff import runtime, timer_jobs
+from engine.spiff import runtime
 
 SCOPES = ("mine", "candidate", "all")
 INSTANCE_STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
@@ -271,32 +271,6 @@ class Queries(EngineBase):
             )
             tasks = runtime.stored_tasks(spec, subprocess_specs, instance.state, rows)
             return diagram_path(tasks, definition.sequence_flows)
-
-    def waiting_jobs(self, instance_id: str, by: Principal) -> list[dict]:
-        """The timers the instance waits on, soonest first, each with its due time."""
-        with self.reading() as session:
-            instance = self._readable_instance(session, instance_id, by)
-            if instance.status in ENDED:
-                return []
-            cached = self.live.take(instance.id, instance.lock_version)
-            try:
-                live = cached or self.store.load(session, instance)
-                timers = timer_jobs.waiting_timers(live.workflow)
-            finally:
-                if cached is not None:  # read, not changed: still valid at this version
-                    self.live.keep(instance.id, cached)
-        timers.sort(key=lambda t: (t.due_at is None, t.due_at.timestamp() if t.due_at else 0.0, t.task_id))
-        return [
-            {
-                "id": t.task_id,
-                "element_id": t.element_id,
-                "kind": "timer",
-                "due_at": views.iso(t.due_at),
-                "attempts": 0,
-                "last_error": None,
-            }
-            for t in timers
-        ]
 
     def export_case(self, instance_id: str, by: Principal, format: str = "json") -> dict | str:
         """The whole case for the file: JSON (instance, tasks, events, comments, definition, chain head)

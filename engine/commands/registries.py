@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import admission, assist_matters, committee_changes, deployments, org, reach, rules
+from engine import admission, assist_matters, committee_changes, org, reach, rules
 from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.calendar import _require_city_admin
 from engine.commands.instances import InstanceCommands
@@ -57,19 +57,12 @@ class RegistryCommands(RuleCommands, InstanceCommands):
         with procedure_scope(session, instance, audit):
             super()._advance(session, instance, live, definition, audit)
 
-    def start(
-        self,
-        process_key: str,
-        org_code: str,
-        by: Principal | None = None,
-        business_key: str | None = None,
-        variables: dict | None = None,
-        version: int | None = None,
-    ) -> dict:
-        with self.reading() as session:
-            definition = deployments.find_definition(session, process_key, version)
-            admission.check_start(session, definition, org.get_unit(session, org_code), rules.today())
-        return super().start(process_key, org_code, by, business_key, variables, version)
+    def _create_instance(
+        self, session: Session, definition: ProcessDefinition, unit: OrgUnit, *args: Any, **kwargs: Any
+    ) -> ProcessInstance:
+        # Every start is checked against the admission list: by hand, by a message or by a timer start event.
+        admission.check_start(session, definition, unit, rules.today())
+        return super()._create_instance(session, definition, unit, *args, **kwargs)
 
     def seed_procedure_data(self) -> dict:
         with self.transaction() as session:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import rules
+from engine import clock, rules
 from engine.audit import AuditLog
 from engine.commands.base import EngineBase
 from engine.commands.calendar import _require_city_admin
@@ -61,7 +61,7 @@ class RuleCommands(EngineBase):
         Working days go through the working-day calendar (a year without data counts weekends only).
         """
         rule = self.rule_book().get(key)
-        begin = datetime.fromisoformat(start) if start else datetime.now(UTC)
+        begin = datetime.fromisoformat(start) if start else clock.now()
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=UTC)
         if rule.unit == "working_days":

@@ -6,10 +6,12 @@ quoted) or an expression the sandbox accepts.
 
 from __future__ import annotations
 
+import ast
 import re
 
 from lxml import etree
 
+from engine.calendar import MAX_WORKING_DAYS
 from engine.spiff import timers
 from engine.spiff.bpmn_parser import SPIFF_NS
 from engine.spiff.findings import FLOW_NODES, Checker, Findings, bpmn, label, text_of
@@ -148,9 +150,12 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
                 element_id=event.get("id"),
             )
             return
-        # An expression the engine evaluates when the timer starts (working_days_after(...), due_date).
+        # An expression the engine evaluates when the timer starts (working_days(15), due_date).
         what = f"The expression of the timer {label(event)}"
         _sandboxed(file, value_element, text, what, findings, check_expression, event)
+        problem = _working_days_problem(text, tag)
+        if problem:
+            findings.problem(file, f"{what} {problem}", value_element, element_id=event.get("id"))
         return
     value = literal if literal is not None else text
     try:
@@ -184,3 +189,37 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
 
 _TIMER_WORDS = {"timeDate": "date timer", "timeDuration": "duration timer", "timeCycle": "cycle timer"}
 _KIND_TAG = {TimerKind.DATE: "timeDate", TimerKind.DURATION: "timeDuration", TimerKind.CYCLE: "timeCycle"}
+
+
+def _working_days_problem(text: str, tag: str) -> str | None:
+    """`working_days(n)` gives a duration (P21D): only a timeDuration takes it, with a whole n from 0."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "working_days"
+    ]
+    if not calls:
+        return None
+    if tag != "timeDuration":
+        return (
+            f"uses working_days(...), which gives a duration (such as P21D); use it in a timeDuration, "
+            f"not a {_TIMER_WORDS[tag]}."
+        )
+    for call in calls:
+        args = call.args
+        if call.keywords or len(args) != 1:
+            return "calls working_days with one whole number of working days, for example working_days(15)."
+        try:
+            count = ast.literal_eval(args[0])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue  # a variable: checked when the timer starts
+        else:
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_WORKING_DAYS:
+                return (
+                    f"calls working_days({count!r}): give a whole number of working days from 0 to {MAX_WORKING_DAYS}."
+                )
+    return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,10 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import NotFound, RuleBroken
+from engine.spiff.elements import element_of
 from engine.spiff.serialization import REGISTRY
+from engine.spiff.starts import close_idle_event_subprocesses, stop_other_start_events, to_start_events
+from engine.spiff.timer_events import TimerWatch
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,19 @@ def set_variables(workflow: BpmnWorkflow, variables: dict) -> None:
         task.data.update(copy.deepcopy(variables))
 
 
-def element_of(task: Any) -> tuple[str | None, str | None]:
-    spec = task.task_spec
-    return getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None)
+# A run stops after this many rounds of "fire due timers, run engine steps": a cycle overdue by years
+# catches up a few rounds per command instead of all at once.
+MAX_ROUNDS = 25
 
 
 def run_engine(workflow: BpmnWorkflow, events: list[EngineEvent]) -> Failure | None:
-    """Run engine steps to the next wait state; record what the audit needs; a failure stops the run."""
+    """Fire the timers that are due by the engine's clock and run engine steps to the next wait state;
+    record what the audit needs (gateways, end events, timers fired); a failure stops the run."""
+    watch = TimerWatch(workflow, lambda f: events.append(EngineEvent("timer_fired", f.element_id, f.as_data())))
 
     def did_complete(task: Any) -> None:
         spec = task.task_spec
+        watch.did_complete(task)
         if isinstance(spec, ExclusiveGateway | InclusiveGateway):
             chosen = [
                 element_of(child)[0]
@@ -96,7 +102,15 @@ def run_engine(workflow: BpmnWorkflow, events: list[EngineEvent]) -> Failure | N
             events.append(EngineEvent("end_event_reached", element_id, {"name": name}))
 
     try:
-        workflow.do_engine_steps(did_complete_task=did_complete)
+        for round_ in range(MAX_ROUNDS):
+            workflow.refresh_timers()
+            watch.look()
+            if round_ and not any(not t.task_spec.manual for t in workflow.get_tasks(state=TaskState.READY)):
+                break
+            workflow.do_engine_steps(did_complete_task=did_complete)
+            watch.look()
+            stop_other_start_events(workflow)
+            close_idle_event_subprocesses(workflow)
     except SpiffWorkflowException as exc:
         return _failure_from(exc, workflow)
     except Exception as exc:  # noqa: BLE001 - a library bug must become an incident, not a crash
@@ -229,6 +243,17 @@ def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict) -> list[st
     except Exception as exc:  # noqa: BLE001 - a correlation expression that fails on this payload
         raise RuleBroken(f"The message {name} could not be delivered: {exc}") from exc
     return [element_of(t)[0] or "" for t in catching]
+
+
+def begin_with_message(name: str, payload: dict) -> Callable[[BpmnWorkflow], None]:
+    """Begin at the start event that catches message `name`, with its payload."""
+
+    def begin(workflow: BpmnWorkflow) -> None:
+        to_start_events(workflow)
+        if not deliver_message(workflow, name, payload):
+            raise RuleBroken(f"The process does not start on message {name}.")
+
+    return begin
 
 
 # --- reading stored task rows without restoring the workflow ------------------------------------

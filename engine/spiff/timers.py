@@ -212,3 +212,54 @@ def without_offset(text: str) -> bool:
             if moment.tzinfo is None:
                 return True
     return False
+
+
+# --- when a timer start event falls due (the worker starts instances then) ----------------------------
+
+
+def _iso_duration(value: str, start: datetime) -> timedelta:
+    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
+
+
+def first_due(text: str, now: datetime) -> tuple[datetime, int]:
+    """When a timer start event with this plain ISO value first falls due after `now`, and how many
+    rounds follow it (-1: for ever). A date already past falls due at once; a cycle whose start lies in
+    the past begins at its next round, not with the rounds it missed before it was deployed."""
+    value = text.strip()
+    kind = parse_iso_timer(value)
+    if kind is TimerKind.DATE:
+        return TimerEventDefinition.get_datetime(_plain_date(value)), 0
+    if kind is TimerKind.DURATION:
+        return now + _iso_duration(value, now), 0
+    match = _CYCLE.fullmatch(value)
+    assert match is not None
+    rounds = int(match["count"]) if match["count"] else -1
+    first, second = match["first"], match["second"]
+    if first.startswith("P") and second is None:  # R/P1Y: a period from now, then every period
+        return now + _iso_duration(first, now), _less(rounds)
+    if first.startswith("P"):  # R/P1D/2026-12-31: the period ending at that date
+        end = TimerEventDefinition.get_datetime(second)
+        return end - TimerEventDefinition.get_timedelta_from_end(TimerEventDefinition.parse_iso_duration(first), end), 0
+    due = TimerEventDefinition.get_datetime(first)  # R/2026-01-01T09:00:00+08:00/P1Y
+    while due < now and rounds != 0:
+        due, rounds = due + _iso_duration(second, due), rounds - 1 if rounds > 0 else rounds
+    return due, _less(rounds)
+
+
+def next_due(text: str, previous: datetime) -> datetime | None:
+    """The round after `previous` of a cycle (calendar months and years, not a fixed number of seconds)."""
+    match = _CYCLE.fullmatch(text.strip())
+    if match is None:
+        return None
+    period = match["first"] if match["first"].startswith("P") else match["second"]
+    if not period or not period.startswith("P"):
+        return None
+    return previous + _iso_duration(period, previous)
+
+
+def _less(rounds: int) -> int:
+    return rounds - 1 if rounds > 0 else rounds
+
+
+def _plain_date(value: str) -> str:
+    return value if "W" not in value.upper() else TimerEventDefinition.parse_iso_week(value).isoformat()

@@ -1,0 +1,87 @@
+"""`govflow worker`: claims due jobs and runs each as a command, beside any number of API processes.
+
+Several workers on one PostgreSQL share the work (claims use FOR UPDATE SKIP LOCKED; a job runs under its
+instance's row lock and checks that the claim is still its own). SIGTERM and SIGINT let the job in hand
+finish, give the rest of the batch back and exit 0; a worker killed outright leaves claims that run out
+after GOVFLOW_JOB_LOCK_SECONDS, and another worker takes those jobs then.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+
+from engine.commands.jobs import JobOutcome
+from engine.core import Engine
+from engine.errors import DatabaseUnavailable
+
+log = logging.getLogger("govflow.worker")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def describe(outcome: JobOutcome, worker: str) -> str:
+    """The worker's one log line for a job."""
+    job = outcome.job
+    where = f"instance {job.instance_id}" if job.instance_id else "its process"
+    late = f"{outcome.late:.1f} s after due"
+    return f"{worker} {job.kind} {job.id} ({job.element_id}, {where}) {outcome.result}, {late}: {outcome.detail}"
+
+
+def run_due(engine: Engine, worker: str, batch: int = 20, stopping: Callable[[], bool] = lambda: False) -> list:
+    """Claim one batch of due jobs and run them; the outcomes (empty when nothing was due)."""
+    claimed = engine.claim_jobs(worker, batch)
+    outcomes = []
+    for index, job in enumerate(claimed):
+        if stopping():
+            engine.release_jobs(claimed[index:], worker)
+            break
+        outcome = engine.run_job(job, worker)
+        log.info(describe(outcome, worker))
+        outcomes.append(outcome)
+    return outcomes
+
+
+class Worker:
+    """The loop: claim a batch, run it, sleep `poll` seconds when nothing is due; stop on a signal."""
+
+    def __init__(self, engine: Engine, batch: int = 20, poll: float = 1.0, name: str | None = None) -> None:
+        self.engine = engine
+        self.batch = batch
+        self.poll = poll
+        self.name = name or worker_name()
+        self._stop = threading.Event()
+
+    def stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self, once: bool = False) -> int:
+        """Run until stopped (or, with `once`, until nothing is due); the number of jobs run."""
+        log.info(
+            "%s started (batch %d, poll %.1f s, database %s)", self.name, self.batch, self.poll, self.engine.dialect
+        )
+        done = 0
+        while not self._stop.is_set():
+            try:
+                outcomes = run_due(self.engine, self.name, self.batch, self._stop.is_set)
+            except DatabaseUnavailable as exc:
+                log.warning("%s: %s; trying again in %.1f s", self.name, exc, max(self.poll, 1.0))
+                self._stop.wait(max(self.poll, 1.0))
+                continue
+            done += len(outcomes)
+            if not outcomes:
+                if once:
+                    break
+                self._stop.wait(self.poll)
+        log.info("%s stopped after %d jobs", self.name, done)
+        return done
