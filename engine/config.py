@@ -27,6 +27,19 @@ class Settings:
     # Lifetime of bearer tokens and of browser sessions, in seconds.
     token_ttl: int = 8 * 3600
     session_ttl: int = 12 * 3600
+    # The auditor workspace: the Ed25519 key case exports are signed with (base64 of its 32-byte seed);
+    # None: read from, or created in, `export-signing.key` in the data directory.
+    export_key: str | None = None
+    # Where govflow keeps files of its own (the export signing key); None: beside the SQLite database,
+    # or the working directory for PostgreSQL.
+    data_dir: str | None = None
+
+    def data_directory(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir)
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix("sqlite:///")).resolve().parent
+        return Path.cwd()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -46,5 +59,9 @@ class Settings:
             values["session_ttl"] = int(env["GOVFLOW_SESSION_TTL"])
         if env.get("GOVFLOW_PASSWORD_PROFILE"):
             values["password_profile"] = env["GOVFLOW_PASSWORD_PROFILE"]
+        if env.get("GOVFLOW_EXPORT_KEY"):
+            values["export_key"] = env["GOVFLOW_EXPORT_KEY"]
+        if env.get("GOVFLOW_DATA_DIR"):
+            values["data_dir"] = env["GOVFLOW_DATA_DIR"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.commands.access import AccessCommands
+from engine.commands.auditing import AuditCommands
 from engine.commands.calendar import CalendarCommands
 from engine.commands.copies import CopyCommands
 from engine.commands.deploying import DeploymentCommands
@@ -13,6 +14,7 @@ from engine.commands.people import PeopleCommands
 from engine.commands.queries import Queries
 from engine.commands.registries import RegistryCommands
 from engine.commands.remarks import RemarkCommands
+from engine.commands.statistics import StatisticsQueries
 from engine.commands.stats import StatsQueries
 from engine.errors import DatabaseUnavailable
 from engine.principal import Principal
@@ -33,5 +35,7 @@ class Engine(
     Queries,
     StatsQueries,
     DirectoryQueries,
+    AuditCommands,
+    StatisticsQueries,
 ):
     """Every command of the engine; see engine/commands/ for each group."""

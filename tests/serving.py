@@ -62,6 +62,7 @@ def server(db_url: str, org: Engine, tmp_path: Path) -> Iterator[Server]:
             | {
                 "GOVFLOW_DATABASE_URL": db_url,
                 "GOVFLOW_PASSWORD_PROFILE": "fast",
+                "GOVFLOW_DATA_DIR": str(tmp_path),  # the export signing key, never in the checkout
                 "PYTHONPATH": str(ROOT),
             },
             stdout=out,

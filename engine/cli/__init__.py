@@ -341,5 +341,10 @@ def audit_history(ctx: click.Context, instance_id: str) -> None:
 
 main.add_command(calendar)
 
+# --- the auditor workspace: verify-export, public-key, retention, purge ------------------------------
+from engine.cli.auditing import register as _register_audit_commands  # noqa: E402
+
+_register_audit_commands(audit)
+
 if __name__ == "__main__":
     main()
