@@ -687,7 +687,9 @@ class RetentionInSchema(StrictSchema):
     days = fields.Integer(required=True, allow_none=True, validate=validate.Range(1, 36500))
 
 
-class TombstoneSchema(Schema):
+class PurgedCaseSchema(Schema):
+    """What is kept of a purged case: which it was and the head of its audit chain."""
+
     instance_id = fields.String()
     process_key = fields.String()
     business_key = fields.String(allow_none=True)
@@ -696,6 +698,9 @@ class TombstoneSchema(Schema):
     ended_at = fields.String(allow_none=True)
     events = fields.Integer()
     head_hash = fields.String()
+
+
+class TombstoneSchema(PurgedCaseSchema):
     purged_at = fields.String()
     purged_by = fields.String()
 
@@ -704,15 +709,7 @@ class TombstoneListSchema(Schema):
     items = fields.List(fields.Nested(TombstoneSchema))
 
 
-class PurgedInstanceSchema(Schema):
-    instance_id = fields.String()
-    process_key = fields.String()
-    business_key = fields.String(allow_none=True)
-    org_unit = fields.String()
-    status = fields.String()
-    ended_at = fields.String(allow_none=True)
-    events = fields.Integer()
-    head_hash = fields.String()
+class PurgedInstanceSchema(PurgedCaseSchema):
     hashes_sha256 = fields.String()
 
 

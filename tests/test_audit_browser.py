@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from engine import Engine
 from engine.case_file import verify_export
@@ -27,6 +27,7 @@ from engine.signing import existing_key
 from tests.browser import PHONE, screenshot
 from tests.conftest import DATA
 from tests.serving import Server
+from tests.test_audit_workspace import tamper
 from tests.test_workspace_browser import UNLABELLED, WEB_BUNDLE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -117,15 +118,13 @@ def test_an_auditor_verifies_and_exports_a_finished_deliberation_and_sees_a_chan
     assert check.ok and check.instance_id == instance_id and check.events == events, check.problems
 
     # someone with database access changes what zhang decided
-    with org.sql.begin() as conn:
-        conn.execute(text("DROP TRIGGER audit_event_no_update"))
-        conn.execute(
-            text(
-                "UPDATE audit_event SET data = :d WHERE stream = :s AND action = 'task_completed' "
-                "AND element_id = 'street_review'"
-            ),
-            {"d": '{"data": {"decision": "reject"}}', "s": instance_id},
-        )
+    tamper(
+        org,
+        "UPDATE audit_event SET data = :d WHERE stream = :s AND action = 'task_completed' "
+        "AND element_id = 'street_review'",
+        d='{"data": {"decision": "reject"}}',
+        s=instance_id,
+    )
     changed_seq = next(
         e["seq"]
         for e in org.history(instance_id)

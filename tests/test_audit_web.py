@@ -8,16 +8,16 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from api import create_app
 from engine import Engine
 from engine.case_file import verify_export
 from engine.models import HumanTask
 from tests.conftest import DATA, read_bundle, who
-from tests.test_web import Browser
+from tests.test_audit_workspace import tamper
+from tests.test_web import WEB_BUNDLE, Browser
 
-WEB_BUNDLE = ("workspace_deliberation.bpmn", "ws_issue.form.json", "ws_review.form.json", "ws_publish.form.json")
 ISSUE = {"title": "加装电梯 <b>3号楼</b>", "description": "3号楼", "households": 24}
 
 
@@ -92,17 +92,12 @@ def test_verification_on_the_case_page_names_the_changed_row(app, deliberation: 
     assert "核验通过" in ok
     assert "核验通过" in text_of(auditor.get("/audit/verify", headers={"HX-Request": "true"}))
     changed = next(e for e in deliberation.history(done["id"]) if e["action"] == "task_completed")
-    with deliberation.sql.begin() as conn:
-        if deliberation.dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
-        else:
-            conn.execute(text("DROP TRIGGER audit_event_no_update"))
-        conn.execute(
-            text("UPDATE audit_event SET actor = 'chen' WHERE stream = :s AND seq = :q"),
-            {"s": done["id"], "q": changed["seq"]},
-        )
-        if deliberation.dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
+    tamper(
+        deliberation,
+        "UPDATE audit_event SET actor = 'chen' WHERE stream = :s AND seq = :q",
+        s=done["id"],
+        q=changed["seq"],
+    )
     broken = text_of(auditor.get(f"/audit/instances/{done['id']}/verify", headers={"HX-Request": "true"}))
     assert "核验未通过" in broken and f"第 {changed['seq']} 条" in broken and "记录被改动过" in broken
     everything = text_of(auditor.get("/audit/verify", headers={"HX-Request": "true"}))

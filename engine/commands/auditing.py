@@ -13,20 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
 
 from engine import case_file, signing
 from engine.audit import PURGE_ACTION, AuditLog, hashes_digest
 from engine.commands.base import ENDED, EngineBase
+from engine.commands.calendar import _require_city_admin
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import (
     AuditEvent,
     AuditTombstone,
     EngineSetting,
     HumanTask,
-    OrgUnit,
     ProcessInstance,
-    RoleAssignment,
     SavedSearch,
     TaskComment,
     TaskCopy,
@@ -34,7 +32,7 @@ from engine.models import (
     utcnow,
 )
 from engine.principal import Principal
-from engine.roles import ADMIN, AUDITOR, Level
+from engine.roles import ADMIN, AUDITOR
 
 RETENTION_KEY = "retention.finished_instance_days"
 # What a saved search may hold: the instance search's filters (engine.Queries.list_instances).
@@ -51,18 +49,6 @@ def _require_auditor(by: Principal) -> None:
     if by.is_system or any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
         return
     raise NotAllowed("Only auditors and admins use the audit workspace.")
-
-
-def _require_city_admin(session: Session, by: Principal, what: str) -> None:
-    if by.is_system:
-        return
-    query = (
-        select(RoleAssignment.id)
-        .join(OrgUnit, OrgUnit.code == RoleAssignment.org_code)
-        .where(RoleAssignment.username == by.username, RoleAssignment.role == ADMIN, OrgUnit.level == Level.CITY.value)
-    )
-    if session.execute(query).first() is None:
-        raise NotAllowed(f"Only an admin at city level may {what}.")
 
 
 def _saved_view(row: SavedSearch) -> dict:
