@@ -4,6 +4,7 @@ chain verified on demand, and the case exported: signed JSON and CSV, and the pr
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -49,15 +50,9 @@ def submitted(event: dict) -> list[tuple[str, str]]:
         return []
     lines = []
     for key, value in list(values.items())[:SHOWN_FIELDS]:
-        text = value if isinstance(value, str) else i18n_json(value)
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         lines.append((str(key), text[:SHOWN_CHARS]))
     return lines
-
-
-def i18n_json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
 
 
 def case_context(instance_id: str) -> dict[str, Any]:

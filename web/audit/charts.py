@@ -57,13 +57,13 @@ def paired_bar_chart(title: str, rows: list[tuple[str, float, float, str]], name
 def stacked_columns(title: str, columns: list[str], series: list[str], values: dict[str, dict[str, int]]) -> Markup:
     """One column per month, stacked by series (departments), with a legend."""
     top = max((sum(values.get(c, {}).values()) for c in columns), default=0) or 1
-    column, chart_height = 56, 200
+    column, chart_height, headroom = 56, 200, 20  # headroom: the total above the tallest column
     legend_rows = (len(series) + 2) // 3
     width = max(len(columns) * column + 60, 540)
-    height = chart_height + 50 + legend_rows * 20
+    height = headroom + chart_height + 50 + legend_rows * 20
     parts = [_open(title, width, height)]
     for n, name in enumerate(columns):
-        x, base = 40 + n * column, chart_height + 10
+        x, base = 40 + n * column, headroom + chart_height + 10
         for m, key in enumerate(series):
             count = values.get(name, {}).get(key, 0)
             if not count:
@@ -75,9 +75,9 @@ def stacked_columns(title: str, columns: list[str], series: list[str], values: d
                 f'fill="{PALETTE[m % len(PALETTE)]}"><title>{escape(name)} {escape(key)}: {count}</title></rect>'
             )
         parts.append(_label(x + (column - 14) / 2, base - 4, str(sum(values.get(name, {}).values())), "middle"))
-        parts.append(_label(x + (column - 14) / 2, chart_height + 26, name, "middle"))
+        parts.append(_label(x + (column - 14) / 2, headroom + chart_height + 26, name, "middle"))
     for m, key in enumerate(series):
-        lx, ly = 40 + (m % 3) * 180, chart_height + 44 + (m // 3) * 20
+        lx, ly = 40 + (m % 3) * 180, headroom + chart_height + 44 + (m // 3) * 20
         parts.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{PALETTE[m % len(PALETTE)]}"/>')
         parts.append(_label(lx + 16, ly, key, "start"))
     parts.append("</svg>")
