@@ -340,6 +340,8 @@ class InstanceQuerySchema(PageArgsSchema):
     q = fields.String(load_default=None, validate=validate.Length(max=200))
     started_from = fields.AwareDateTime(load_default=None)
     started_to = fields.AwareDateTime(load_default=None)
+    actor = fields.String(load_default=None, validate=validate.Length(max=64))  # the auditor workspace
+    missed_deadline = fields.Boolean(load_default=None)
 
 
 class CancelSchema(StrictSchema):
@@ -422,6 +424,8 @@ class BrokenLinkSchema(Schema):
     instance_id = fields.String(allow_none=True)
     seq = fields.Integer()
     reason = fields.String()
+    stream = fields.String()
+    at = fields.String()  # when the first broken row was written ("" when rows were cut off the end)
 
 
 class VerificationSchema(Schema):
@@ -715,3 +719,110 @@ class CorrelatedSchema(Schema):
 class JobQuerySchema(StrictSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(["waiting", "retrying", "incident"]))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+
+
+# --- the auditor workspace ----------------------------------------------------------------------------
+
+
+class SavedSearchInSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    filters = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class SavedSearchSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    filters = fields.Dict()
+    created_at = fields.String()
+
+
+class SavedSearchListSchema(Schema):
+    items = fields.List(fields.Nested(SavedSearchSchema))
+
+
+class StatisticsArgsSchema(StrictSchema):
+    process_key = fields.String(load_default=None, validate=validate.Length(max=100))
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    started_from = fields.AwareDateTime(load_default=None)
+    started_to = fields.AwareDateTime(load_default=None)
+
+
+class StepStatisticsSchema(Schema):
+    process_key = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    tasks = fields.Integer()
+    completed = fields.Integer()
+    median_seconds = fields.Float(allow_none=True)
+    p90_seconds = fields.Float(allow_none=True)
+    with_due = fields.Integer()
+    overdue = fields.Integer()
+    overdue_rate = fields.Float(allow_none=True)
+
+
+class CommitteeLoadSchema(Schema):
+    org_unit = fields.String()
+    name = fields.String()
+    total = fields.Integer()
+    months = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()))
+
+
+class TaskLoadSchema(Schema):
+    months = fields.List(fields.String())
+    departments = fields.List(fields.String())
+    committees = fields.List(fields.Nested(CommitteeLoadSchema))
+
+
+class StatisticsSchema(Schema):
+    instances = fields.Dict(keys=fields.String(), values=fields.Integer())
+    steps = fields.List(fields.Nested(StepStatisticsSchema))
+    committee_load = fields.Nested(TaskLoadSchema)
+
+
+class RetentionSchema(Schema):
+    days = fields.Integer(allow_none=True)
+    changed_by = fields.String(allow_none=True)
+    changed_at = fields.String(allow_none=True)
+
+
+class RetentionInSchema(StrictSchema):
+    days = fields.Integer(required=True, allow_none=True, validate=validate.Range(1, 36500))
+
+
+class PurgedCaseSchema(Schema):
+    """What is kept of a purged case: which it was and the head of its audit chain."""
+
+    instance_id = fields.String()
+    process_key = fields.String()
+    business_key = fields.String(allow_none=True)
+    org_unit = fields.String()
+    status = fields.String()
+    ended_at = fields.String(allow_none=True)
+    events = fields.Integer()
+    head_hash = fields.String()
+
+
+class TombstoneSchema(PurgedCaseSchema):
+    purged_at = fields.String()
+    purged_by = fields.String()
+
+
+class TombstoneListSchema(Schema):
+    items = fields.List(fields.Nested(TombstoneSchema))
+
+
+class PurgedInstanceSchema(PurgedCaseSchema):
+    hashes_sha256 = fields.String()
+
+
+class PurgeSchema(Schema):
+    retention_days = fields.Integer(allow_none=True)
+    cutoff = fields.String(allow_none=True)
+    purged = fields.Integer()
+    instances = fields.List(fields.Nested(PurgedInstanceSchema))
+
+
+class ExportKeySchema(Schema):
+    algorithm = fields.String()
+    key_id = fields.String()
+    public_key = fields.String()

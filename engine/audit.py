@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.models import AuditEvent, AuditStream, ProcessInstance, utcnow
+from engine.models import AuditEvent, AuditStream, AuditTombstone, ProcessInstance, utcnow
 
 SYSTEM_STREAM = "system"
+# The system-chain event a retention purge writes: it lists every tombstone it made.
+PURGE_ACTION = "instances_purged"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,28 @@ def _hashed_fields(event: AuditEvent) -> dict:
 
 
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(_hashed_fields(event))).encode()).hexdigest()
+    return chain_hash(prev_hash, _hashed_fields(event))
+
+
+def chain_hash(prev_hash: str, fields: dict) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(fields)).encode()).hexdigest()
+
+
+def exported_fields(event: dict) -> dict:
+    """What the hash of an event covers, read back from its exported form (views.audit_event)."""
+    actor = event.get("actor") or {}
+    return {
+        "stream": event.get("stream"),
+        "seq": event.get("seq"),
+        "instance_id": event.get("instance_id"),
+        "at": _iso(datetime.fromisoformat(str(event.get("at")))),
+        "actor": actor.get("username"),
+        "actor_role": actor.get("role"),
+        "actor_org": actor.get("org_unit"),
+        "action": event.get("action"),
+        "element_id": event.get("element_id"),
+        "data": event.get("data"),
+    }
 
 
 def _normalized(data: dict | None) -> dict:
@@ -197,7 +220,35 @@ def verify(session: Session, instance_id: str | None = None, batch: int = 5000) 
         prev_hash = event.hash
         expected_seq = event.seq + 1
     _check_head(session, stream, prev_hash, stream_broken, expected_seq, broken)
+    if instance_id is None:
+        _check_tombstones(session, broken)
     return Verification(ok=not broken, checked=checked, broken=broken)
+
+
+def hashes_digest(hashes: list[str]) -> str:
+    """One hash for a purged range: what the system chain records of a tombstone's row hashes."""
+    return hashlib.sha256("".join(hashes).encode()).hexdigest()
+
+
+def _check_tombstones(session: Session, broken: list[BrokenLink]) -> None:
+    """Every tombstone must be the one a purge on the system chain recorded, unchanged."""
+    recorded: dict[str, tuple[int, str, str]] = {}
+    purges = select(AuditEvent).where(AuditEvent.stream == SYSTEM_STREAM, AuditEvent.action == PURGE_ACTION)
+    for event in session.execute(purges).scalars():
+        for item in (event.data or {}).get("instances", []):
+            recorded[str(item.get("instance_id"))] = (event.seq, item.get("head_hash"), item.get("hashes_sha256"))
+    for stone in session.execute(select(AuditTombstone).order_by(AuditTombstone.purged_at)).scalars():
+        whole = len(stone.hashes) == stone.last_seq - stone.first_seq + 1 and stone.hashes[-1:] == [stone.head_hash]
+        if recorded.get(stone.stream) != (stone.purge_seq, stone.head_hash, hashes_digest(stone.hashes)) or not whole:
+            broken.append(
+                BrokenLink(
+                    stone.stream,
+                    stone.stream,
+                    stone.first_seq,
+                    _iso(stone.purged_at),
+                    "its tombstone does not match the purge the system chain recorded (rows were removed)",
+                )
+            )
 
 
 def _check_head(

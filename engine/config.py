@@ -36,6 +36,19 @@ class Settings:
     job_backoff: float = 60.0
     # How long a worker's claim on a job lasts: a killed worker's jobs go to another after this.
     job_lock_seconds: float = 60.0
+    # The auditor workspace: the Ed25519 key case exports are signed with (base64 of its 32-byte seed);
+    # None: read from, or created in, `export-signing.key` in the data directory.
+    export_key: str | None = None
+    # Where govflow keeps files of its own (the export signing key); None: beside the SQLite database,
+    # or the working directory for PostgreSQL.
+    data_dir: str | None = None
+
+    def data_directory(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir)
+        if self.database_url.startswith("sqlite:///") and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix("sqlite:///")).resolve().parent
+        return Path.cwd()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -61,6 +74,10 @@ class Settings:
             values["job_backoff"] = float(env["GOVFLOW_JOB_BACKOFF"])
         if env.get("GOVFLOW_JOB_LOCK_SECONDS"):
             values["job_lock_seconds"] = float(env["GOVFLOW_JOB_LOCK_SECONDS"])
+        if env.get("GOVFLOW_EXPORT_KEY"):
+            values["export_key"] = env["GOVFLOW_EXPORT_KEY"]
+        if env.get("GOVFLOW_DATA_DIR"):
+            values["data_dir"] = env["GOVFLOW_DATA_DIR"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

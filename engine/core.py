@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.commands.access import AccessCommands
+from engine.commands.auditing import AuditCommands
 from engine.commands.calendar import CalendarCommands
 from engine.commands.copies import CopyCommands
 from engine.commands.deploying import DeploymentCommands
@@ -14,6 +15,7 @@ from engine.commands.procedure_records import ProcedureRecordCommands
 from engine.commands.queries import Queries
 from engine.commands.registries import RegistryCommands
 from engine.commands.remarks import RemarkCommands
+from engine.commands.statistics import StatisticsQueries
 from engine.commands.stats import StatsQueries
 from engine.errors import DatabaseUnavailable
 from engine.principal import Principal
@@ -35,5 +37,7 @@ class Engine(
     Queries,
     StatsQueries,
     DirectoryQueries,
+    AuditCommands,
+    StatisticsQueries,
 ):
     """Every command of the engine; see engine/commands/ for each group."""

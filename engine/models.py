@@ -584,3 +584,54 @@ class MessageSubscription(Base):
     element_id: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- the auditor workspace ----------------------------------------------------------------------------
+
+
+class SavedSearch(Base):
+    """An auditor's saved instance search: a name and the filters, kept per user."""
+
+    __tablename__ = "saved_search"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(ForeignKey("user_account.username"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    filters: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EngineSetting(Base):
+    """A setting admins change at run time (e.g. how long finished instances are kept)."""
+
+    __tablename__ = "engine_setting"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict | list | str | int | bool | None] = mapped_column(JSON)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditTombstone(Base):
+    """What a purged instance's audit chain was: its rows' hashes, kept after the rows are gone.
+
+    Append-only like audit_event. The database lets an audit row be deleted only when a tombstone
+    covering its stream and seq was written first (see migration 0006_audit), and every tombstone is
+    recorded by an `instances_purged` event on the system chain.
+    """
+
+    __tablename__ = "audit_tombstone"
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)  # the purged instance's id
+    process_key: Mapped[str] = mapped_column(String(100))
+    process_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    org_code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))  # the hash of the last purged row: the chain head
+    hashes: Mapped[list] = mapped_column(default=list)  # every purged row's hash, in seq order
+    purged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purged_by: Mapped[str] = mapped_column(String(64))
+    purge_seq: Mapped[int] = mapped_column(Integer)  # the system-chain event that recorded the purge

@@ -164,11 +164,18 @@ def case_export(
     tasks: list[HumanTask],
     events: list[AuditEvent],
     comments: list[TaskComment],
+    bpmn_xml: str | None = None,
 ) -> dict:
-    """The whole case as JSON: what an auditor files, with the head of its audit chain."""
+    """The whole case as JSON: what an auditor files, with the head of its audit chain and the BPMN it ran on."""
     return {
         "instance": instance_summary(instance) | {"variables": instance.variables, "error": instance.error},
-        "definition": {"key": definition.key, "version": definition.version, "bpmn_sha256": definition.bpmn_sha256},
+        "definition": {
+            "key": definition.key,
+            "version": definition.version,
+            "name": definition.name,
+            "bpmn_sha256": definition.bpmn_sha256,
+            "bpmn_xml": bpmn_xml,
+        },
         "tasks": [task_record(t) for t in tasks],
         "events": [audit_event(e) for e in events],
         "comments": [case_comment(c) for c in comments],
@@ -176,7 +183,7 @@ def case_export(
     }
 
 
-CASE_CSV_COLUMNS = ("seq", "at", "actor", "role", "org_unit", "action", "element_id", "data")
+CASE_CSV_COLUMNS = ("seq", "at", "actor", "role", "org_unit", "action", "element_id", "data", "prev_hash", "hash")
 
 
 def case_csv(instance: ProcessInstance, events: list[AuditEvent]) -> str:
@@ -190,7 +197,8 @@ def case_csv(instance: ProcessInstance, events: list[AuditEvent]) -> str:
     writer.writerow(CASE_CSV_COLUMNS)
     for e in events:
         data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        writer.writerow([e.seq, iso(e.at), e.actor, e.actor_role, e.actor_org, e.action, e.element_id, data])
+        row = [e.seq, iso(e.at), e.actor, e.actor_role, e.actor_org, e.action, e.element_id, data, e.prev_hash, e.hash]
+        writer.writerow(row)
     return out.getvalue()
 
 

@@ -87,8 +87,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = Engine(Settings(database_url=db_url, script_time_limit=1.0, password_profile="fast"))
+def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
+    settings = Settings(database_url=db_url, script_time_limit=1.0, password_profile="fast", data_dir=str(tmp_path))
+    eng = Engine(settings)
     yield eng
     eng.close()
 

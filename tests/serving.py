@@ -61,6 +61,7 @@ def serving(db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None
             | {
                 "GOVFLOW_DATABASE_URL": db_url,
                 "GOVFLOW_PASSWORD_PROFILE": "fast",
+                "GOVFLOW_DATA_DIR": str(log.parent),  # the export signing key, never in the checkout
                 "PYTHONPATH": str(ROOT),
             }
             | (env or {}),

@@ -364,7 +364,19 @@ def test_a_csv_export_carries_the_chain_head_and_every_event(engine: Engine) -> 
     first_line, rest = text.split("\n", 1)
     assert first_line.startswith("# ") and history[-1]["hash"] in first_line
     rows = list(csv.DictReader(io.StringIO(rest)))
-    assert list(rows[0]) == ["seq", "at", "actor", "role", "org_unit", "action", "element_id", "data"]
+    assert list(rows[0]) == [
+        "seq",
+        "at",
+        "actor",
+        "role",
+        "org_unit",
+        "action",
+        "element_id",
+        "data",
+        "prev_hash",
+        "hash",
+    ]
+    assert [r["hash"] for r in rows] == [e["hash"] for e in history]
     assert [int(r["seq"]) for r in rows] == [e["seq"] for e in history]
     assert [r["action"] for r in rows] == [e["action"] for e in history]
     assert [json.loads(r["data"]) for r in rows] == [e["data"] for e in history]

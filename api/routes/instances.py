@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, json
+from flask import Response
 from flask.views import MethodView
 
 from api import auth
@@ -136,10 +136,9 @@ class Export(MethodView):
     @blp.arguments(ExportArgsSchema, location="query")
     @blp.response(200, content_type="application/json")
     def get(self, args: dict, instance_id: str) -> Response:
-        """The whole case (instance, tasks, events, comments, definition) as JSON or CSV."""
-        case = auth.engine().export_case(instance_id, by=auth.current(), format=args["format"])
+        """The whole case (instance, tasks, events, comments, the BPMN it ran on) as JSON or CSV, signed
+        with the server's Ed25519 key and carrying its chain head (`govflow audit verify-export` checks it)."""
+        case = auth.engine().signed_export(instance_id, by=auth.current(), format=args["format"])
         disposition = f'attachment; filename="case-{instance_id}.{args["format"]}"'
-        if args["format"] == "csv":
-            return Response(case, mimetype="text/csv", headers={"Content-Disposition": disposition})
-        body = json.dumps(case, ensure_ascii=False, indent=2)
-        return Response(body, mimetype="application/json", headers={"Content-Disposition": disposition})
+        mimetype = "text/csv" if args["format"] == "csv" else "application/json"
+        return Response(case, mimetype=mimetype, headers={"Content-Disposition": disposition})

@@ -352,5 +352,11 @@ from engine.cli.jobs import jobs, worker  # noqa: E402
 main.add_command(worker)
 main.add_command(jobs)
 
+
+# --- the auditor workspace: verify-export, public-key, retention, purge ------------------------------
+from engine.cli.auditing import register as _register_audit_commands  # noqa: E402
+
+_register_audit_commands(audit)
+
 if __name__ == "__main__":
     main()

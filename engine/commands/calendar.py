@@ -122,7 +122,7 @@ def _days_of(session: Session, year: int) -> list[CalendarDay]:
     )
 
 
-def _require_city_admin(session: Session, by: Principal) -> None:
+def _require_city_admin(session: Session, by: Principal, what: str = "change the working-day calendar") -> None:
     if by.is_system:
         return
     query = (
@@ -131,7 +131,7 @@ def _require_city_admin(session: Session, by: Principal) -> None:
         .where(RoleAssignment.username == by.username, RoleAssignment.role == ADMIN, OrgUnit.level == Level.CITY.value)
     )
     if session.execute(query).first() is None:
-        raise NotAllowed("Only an admin at city level may change the working-day calendar.")
+        raise NotAllowed(f"Only an admin at city level may {what}.")
 
 
 def _check_year(year: int) -> None:

@@ -27,6 +27,7 @@ from engine.models import (
     ProcessInstance,
     TaskComment,
     WorkflowTask,
+    utcnow,
 )
 from engine.paging import SortKey, check_limit
 from engine.principal import Principal
@@ -46,6 +47,17 @@ TASK_SORTS = {
 }
 INSTANCE_ORDER = (SortKey(ProcessInstance.started_at, descending=True), SortKey(ProcessInstance.id, descending=True))
 EVENT_ORDER = (SortKey(AuditEvent.at), SortKey(AuditEvent.id))
+
+
+def missed(now: datetime) -> ColumnElement[bool]:
+    """A step missed its deadline: completed after its due time, or still open past it."""
+    return and_(
+        HumanTask.due_at.is_not(None),
+        or_(
+            HumanTask.completed_at > HumanTask.due_at,
+            and_(HumanTask.status == OPEN, HumanTask.due_at < now),
+        ),
+    )
 
 
 def _reads_everything(by: Principal) -> bool:
@@ -176,9 +188,13 @@ class Queries(EngineBase):
         started_to: datetime | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        actor: str | None = None,
+        missed_deadline: bool | None = None,
     ) -> dict:
         """Instances within reach, newest first; `q` is a business-key prefix or an instance id;
-        started_from is inclusive, started_to exclusive."""
+        started_from is inclusive, started_to exclusive. `actor`: instances that user did something in
+        (any audit event); `missed_deadline`: instances with (True) or without (False) a step that was
+        completed after its due time or is still open past it."""
         if status is not None and status not in INSTANCE_STATUSES:
             raise RuleBroken(f"status must be one of {', '.join(INSTANCE_STATUSES)}.")
         check_limit(limit)
@@ -203,6 +219,14 @@ class Queries(EngineBase):
                 query = query.where(ProcessInstance.started_at >= started_from)
             if started_to is not None:
                 query = query.where(ProcessInstance.started_at < started_to)
+            if actor:
+                acted = select(AuditEvent.id).where(
+                    AuditEvent.instance_id == ProcessInstance.id, AuditEvent.actor == actor
+                )
+                query = query.where(acted.exists())
+            if missed_deadline is not None:
+                late = select(HumanTask.id).where(HumanTask.instance_id == ProcessInstance.id, missed(utcnow()))
+                query = query.where(late.exists() if missed_deadline else ~late.exists())
             return paging.page(session, query, INSTANCE_ORDER, "instances", cursor, limit, views.instance_summary)
 
     def audit_events(
@@ -299,7 +323,9 @@ class Queries(EngineBase):
                 .where(TaskComment.instance_id == instance.id)
                 .order_by(TaskComment.at, TaskComment.id)
             ).scalars()
-            return views.case_export(instance, definition, list(tasks), events, list(comments))
+            blob = session.get(Blob, definition.bpmn_sha256)
+            xml = blob.content.decode("utf-8", errors="replace") if blob is not None else None
+            return views.case_export(instance, definition, list(tasks), events, list(comments), xml)
 
     # --- definitions -----------------------------------------------------------------------------
 

@@ -1,0 +1,306 @@
+"""The auditor workspace's engine side: searching cases, saved searches, signed exports checked offline,
+the statistics, and retention with a purge that keeps the audit chain verifiable.
+
+Every test runs on SQLite and on PostgreSQL (the `engine` fixture is parametrized).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from engine import Engine
+from engine.case_file import verify_export
+from engine.errors import NotAllowed, NotFound, RuleBroken
+from engine.models import AuditEvent, AuditTombstone, HumanTask, ProcessInstance
+from tests.conftest import DATA, read_bundle, who
+
+ISSUE = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
+
+
+def start_petition(engine: Engine, unit: str = "qiaoyi", business_key: str = "YT-2026-001") -> dict:
+    starter = {"qiaoyi": "wang", "ruinan": "chen", "xinye": "shen"}[unit]
+    return engine.start("petition_review", unit, by=who(engine, starter), business_key=business_key)
+
+
+def reviewed_petition(engine: Engine, business_key: str = "YT-2026-001") -> dict:
+    """A petition registered by wang and approved by zhang: completed."""
+    instance = start_petition(engine, business_key=business_key)
+    done = engine.complete(instance["tasks"][0]["id"], who(engine, "wang"), ISSUE)
+    engine.complete(done["next_tasks"][0]["id"], who(engine, "zhang"), {"decision": "approve", "opinion": "同意"})
+    return instance
+
+
+def ids(page: dict) -> set[str]:
+    return {item["id"] for item in page["items"]}
+
+
+def tamper(engine: Engine, statement: str, **params: object) -> None:
+    """Someone with database access edits audit rows, dropping the guard triggers first."""
+    with engine.sql.begin() as conn:
+        if engine.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+            conn.execute(text("ALTER TABLE audit_tombstone DISABLE TRIGGER audit_tombstone_append_only"))
+        else:
+            for trigger in ("audit_event_no_update", "audit_tombstone_no_update"):
+                conn.execute(text(f"DROP TRIGGER {trigger}"))
+        conn.execute(text(statement), params)
+        if engine.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
+            conn.execute(text("ALTER TABLE audit_tombstone ENABLE TRIGGER audit_tombstone_append_only"))
+
+
+# --- searching cases ----------------------------------------------------------------------------------
+
+
+def test_an_auditor_finds_cases_by_actor_and_by_a_missed_deadline(petition: Engine) -> None:
+    engine, auditor = petition, who(petition, "auditor")
+    done = reviewed_petition(engine, "YT-DONE")
+    late = start_petition(engine, business_key="YT-LATE")
+    on_time = start_petition(engine, business_key="YT-ON-TIME")
+    next_door = start_petition(engine, unit="ruinan", business_key="RN-1")
+    past, future = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=3)
+    with engine.transaction() as session:
+        session.execute(update(HumanTask).where(HumanTask.instance_id == late["id"]).values(due_at=past))
+        session.execute(update(HumanTask).where(HumanTask.instance_id == on_time["id"]).values(due_at=future))
+        # zhang approved the done petition a day after its review was due
+        session.execute(
+            update(HumanTask)
+            .where(HumanTask.instance_id == done["id"], HumanTask.element_id == "review_petition")
+            .values(due_at=datetime.now(UTC) - timedelta(days=1))
+        )
+
+    assert ids(engine.list_instances(auditor, actor="zhang")) == {done["id"]}
+    assert ids(engine.list_instances(auditor, actor="chen")) == {next_door["id"]}
+    assert ids(engine.list_instances(auditor, missed_deadline=True)) == {done["id"], late["id"]}
+    assert ids(engine.list_instances(auditor, missed_deadline=False)) == {on_time["id"], next_door["id"]}
+    assert ids(engine.list_instances(auditor, missed_deadline=True, status="running")) == {late["id"]}
+    # an official's search keeps to their reach
+    assert ids(engine.list_instances(who(engine, "chen"), missed_deadline=True)) == set()
+
+
+def test_saved_searches_belong_to_the_auditor_who_saved_them(petition: Engine) -> None:
+    engine = petition
+    engine.add_user("auditor2", "secret-pass-1", [("auditor", "sh")])
+    auditor, other = who(engine, "auditor"), who(engine, "auditor2")
+    saved = engine.save_search(auditor, "逾期的议题审查", {"process_key": "petition_review", "missed_deadline": True})
+    assert saved["filters"] == {"process_key": "petition_review", "missed_deadline": True}
+    again = engine.save_search(auditor, "逾期的议题审查", {"status": "completed", "org_unit": ""})
+    assert again["id"] == saved["id"] and again["filters"] == {"status": "completed"}  # replaced, blanks dropped
+    assert [s["name"] for s in engine.saved_searches(auditor)] == ["逾期的议题审查"]
+    assert engine.saved_searches(other) == []
+    with pytest.raises(NotFound):
+        engine.delete_saved_search(other, saved["id"])
+    with pytest.raises(RuleBroken, match="cannot hold"):
+        engine.save_search(auditor, "坏的", {"sql": "drop table"})
+    with pytest.raises(RuleBroken, match="name"):
+        engine.save_search(auditor, "  ", {})
+    with pytest.raises(NotAllowed):
+        engine.save_search(who(engine, "wang"), "我的", {})
+    engine.delete_saved_search(auditor, saved["id"])
+    assert engine.saved_searches(auditor) == []
+
+
+# --- signed exports, checked offline ----------------------------------------------------------------------
+
+
+def test_a_signed_json_export_verifies_and_any_changed_byte_is_rejected(petition: Engine) -> None:
+    engine = petition
+    instance = reviewed_petition(engine)
+    data = engine.signed_export(instance["id"], who(engine, "auditor"))
+    trusted = engine.export_public_key()["public_key"]
+    check = verify_export(data, trusted)
+    assert check.ok, check.problems
+    assert check.instance_id == instance["id"] and check.events == len(engine.history(instance["id"]))
+    case = json.loads(data)
+    assert check.chain_head == case["chain_head"] == engine.history(instance["id"])[-1]["hash"]
+    assert case["definition"]["bpmn_xml"].startswith("<?xml") and case["exported_by"] == "auditor"
+
+    text_of = data.decode()
+    for changed in (
+        text_of.replace('"decision": "approve"', '"decision": "reject"', 1),  # what was decided
+        text_of.replace('"username": "zhang"', '"username": "liuu"', 1),  # who decided it
+        text_of.replace('{\n  "chain_head"', '{\n   "chain_head"', 1),  # one space more: same JSON
+    ):
+        assert changed != text_of
+        assert not verify_export(changed.encode(), trusted).ok
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0x01
+    assert not verify_export(bytes(flipped), trusted).ok
+    assert not verify_export(data[:-40], trusted).ok
+    other_key = "A" * 43 + "="
+    assert "not with the trusted key" in " ".join(verify_export(data, other_key).problems)
+
+
+def test_an_export_rewritten_and_re_signed_with_another_key_is_rejected(petition: Engine) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from engine.case_file import signed_json
+    from engine.signing import ExportKey
+
+    engine = petition
+    instance = reviewed_petition(engine)
+    case = engine.export_case(instance["id"], who(engine, "auditor"))
+    case["events"][2]["actor"]["username"] = "mallory"
+    forged = signed_json(case, ExportKey(Ed25519PrivateKey.generate()), "mallory", "2026-12-01T00:00:00+00:00")
+    check = verify_export(forged, engine.export_public_key()["public_key"])
+    assert not check.ok
+    assert any("trusted key" in p for p in check.problems) and any("Event 3" in p for p in check.problems)
+
+
+def test_a_signed_csv_export_verifies_and_a_changed_byte_is_rejected(petition: Engine) -> None:
+    engine = petition
+    instance = reviewed_petition(engine)
+    data = engine.signed_export(instance["id"], who(engine, "zhang"), format="csv")
+    trusted = engine.export_public_key()["public_key"]
+    assert ", signed Ed25519 " in data.decode().splitlines()[0]
+    check = verify_export(data, trusted)
+    assert check.ok, check.problems
+    assert check.kind == "csv" and check.events == len(engine.history(instance["id"]))
+    changed = data.replace(b",wang,", b",wanq,", 1)
+    assert changed != data and not verify_export(changed, trusted).ok
+
+
+# --- verification says which rows and since when ---------------------------------------------------------
+
+
+def test_verification_names_the_changed_row_and_when_it_was_written(petition: Engine) -> None:
+    engine = petition
+    instance = reviewed_petition(engine)
+    history = engine.history(instance["id"])
+    changed = next(e for e in history if e["action"] == "task_completed")
+    tamper(
+        engine,
+        "UPDATE audit_event SET actor = 'chen' WHERE stream = :s AND seq = :q",
+        s=instance["id"],
+        q=changed["seq"],
+    )
+    result = engine.verify(who(engine, "auditor"), instance["id"])
+    assert not result["ok"]
+    [broken] = result["broken"]
+    assert broken["seq"] == changed["seq"] and "changed" in broken["reason"]
+    assert datetime.fromisoformat(broken["at"]) == datetime.fromisoformat(changed["at"])
+    assert engine.verify(who(engine, "auditor"))["broken"] == [broken]
+
+
+# --- statistics -------------------------------------------------------------------------------------------
+
+
+def test_statistics_give_step_durations_overdue_rates_and_committee_load_by_department(petition: Engine) -> None:
+    engine = petition
+    engine.deploy(read_bundle("census_visit.bpmn", folder=DATA / "audit"), by=who(engine, "designer"))
+    base = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    petitions = [reviewed_petition(engine, f"YT-{n}") for n in range(3)]
+    running = start_petition(engine, business_key="YT-RUN")
+    census = [engine.start("census_visit", "ruinan", by=who(engine, "chen")) for _ in range(2)]
+    named = engine.start("census_visit", "qiaoyi", by=who(engine, "wang"), variables={"requesting_dept": "区卫健委"})
+    with engine.transaction() as session:
+        for n, instance in enumerate(petitions):  # reviews took 1, 2 and 10 hours; the last one late
+            session.execute(
+                update(HumanTask)
+                .where(HumanTask.instance_id == instance["id"], HumanTask.element_id == "review_petition")
+                .values(
+                    created_at=base,
+                    completed_at=base + timedelta(hours=(1, 2, 10)[n]),
+                    due_at=base + timedelta(hours=5),
+                )
+            )
+        for instance, created in zip(
+            census, (datetime(2026, 11, 30, 15, 0), datetime(2026, 11, 30, 17, 0)), strict=True
+        ):
+            session.execute(  # 11-30 23:00 and 12-01 01:00 in Beijing
+                update(HumanTask)
+                .where(HumanTask.instance_id == instance["id"])
+                .values(created_at=created.replace(tzinfo=UTC))
+            )
+
+    stats = engine.procedure_statistics(who(engine, "auditor"))
+    assert stats["instances"]["completed"] == 3 and stats["instances"]["running"] == 4
+    review = next(s for s in stats["steps"] if s["element_id"] == "review_petition")
+    assert review["completed"] == 3 and review["median_seconds"] == 2 * 3600
+    assert review["p90_seconds"] == pytest.approx((2 + 0.8 * 8) * 3600)
+    assert (review["with_due"], review["overdue"]) == (3, 1) and review["overdue_rate"] == pytest.approx(1 / 3)
+
+    load = {c["org_unit"]: c for c in stats["committee_load"]["committees"]}
+    assert load["ruinan"]["months"] == {"2026-11": {"区统计局": 1}, "2026-12": {"区统计局": 1}}
+    assert load["ruinan"]["total"] == 2
+    qiaoyi = sum((Counter(month) for month in load["qiaoyi"]["months"].values()), Counter())
+    assert qiaoyi == {"undeclared": 4, "区卫健委": 1}  # 4 petitions' 登记议题 and 1 named census visit
+    assert {"区统计局", "区卫健委", "undeclared"} <= set(stats["committee_load"]["departments"])
+    assert named["id"] and running["id"]
+
+    only_census = engine.procedure_statistics(who(engine, "auditor"), process_key="census_visit", org_unit="ruinan")
+    assert only_census["instances"]["running"] == 2 and [
+        c["org_unit"] for c in only_census["committee_load"]["committees"]
+    ] == ["ruinan"]
+    with pytest.raises(NotAllowed):
+        engine.procedure_statistics(who(engine, "zhang"))
+
+
+# --- retention and the purge --------------------------------------------------------------------------
+
+
+def test_only_a_city_admin_sets_the_retention(petition: Engine) -> None:
+    engine = petition
+    assert engine.retention()["days"] is None
+    for someone in ("auditor", "zhang", "designer"):
+        with pytest.raises(NotAllowed):
+            engine.set_retention(who(engine, someone), 30)
+    with pytest.raises(RuleBroken):
+        engine.set_retention(who(engine, "admin"), 0)
+    assert engine.set_retention(who(engine, "admin"), 3650)["days"] == 3650
+    changed = [e for e in engine.audit_events(who(engine, "auditor"), action="setting_changed")["items"]]
+    assert changed[-1]["data"] == {"from": None, "to": 3650} and changed[-1]["actor"]["username"] == "admin"
+
+
+def test_a_purge_removes_old_finished_cases_and_leaves_a_verifiable_tombstone(petition: Engine) -> None:
+    engine, admin, auditor = petition, who(petition, "admin"), who(petition, "auditor")
+    old = reviewed_petition(engine, "YT-OLD")
+    recent = reviewed_petition(engine, "YT-RECENT")
+    running = start_petition(engine, business_key="YT-RUNNING")
+    old_history = engine.history(old["id"])
+    with engine.transaction() as session:
+        session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == old["id"])
+            .values(ended_at=datetime.now(UTC) - timedelta(days=400))
+        )
+    assert engine.purge_finished(admin)["purged"] == 0  # no retention set: kept for ever
+    engine.set_retention(admin, 365)
+    with pytest.raises(NotAllowed):
+        engine.purge_finished(auditor)
+
+    result = engine.purge_finished(admin)
+    assert result["purged"] == 1 and result["instances"][0]["instance_id"] == old["id"]
+    assert result["instances"][0]["head_hash"] == old_history[-1]["hash"]
+    with pytest.raises(NotFound):
+        engine.get_instance(old["id"])
+    assert ids(engine.list_instances(auditor)) == {recent["id"], running["id"]}
+    with engine.reading() as session:
+        assert session.execute(select(AuditEvent).where(AuditEvent.stream == old["id"])).first() is None
+        stone = session.get(AuditTombstone, old["id"])
+        assert stone.hashes == [e["hash"] for e in old_history] and stone.head_hash == old_history[-1]["hash"]
+    verified = engine.verify(auditor)
+    assert verified["ok"], verified["broken"]
+    purge_event = engine.audit_events(auditor, action="instances_purged")["items"][0]
+    assert purge_event["stream"] == "system" and purge_event["data"]["instances"][0]["events"] == len(old_history)
+    assert [t["instance_id"] for t in engine.tombstones(auditor)] == [old["id"]]
+
+    # the rows of a case that was not purged still cannot be deleted, nor can a tombstone be changed
+    from sqlalchemy import delete
+
+    with pytest.raises(Exception, match="append-only"), engine.transaction() as session:
+        session.execute(delete(AuditEvent).where(AuditEvent.stream == recent["id"]))
+    with pytest.raises(Exception, match="append-only"), engine.transaction() as session:
+        session.execute(update(AuditTombstone).values(head_hash="0" * 64))
+    assert engine.verify(auditor)["ok"]
+
+    # a tombstone edited behind the engine's back no longer matches what the system chain recorded
+    tamper(engine, "UPDATE audit_tombstone SET head_hash = :h WHERE stream = :s", h="f" * 64, s=old["id"])
+    broken = engine.verify(auditor)
+    assert not broken["ok"] and broken["broken"][0]["instance_id"] == old["id"]
+    assert "tombstone" in broken["broken"][0]["reason"]
