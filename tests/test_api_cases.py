@@ -233,7 +233,7 @@ def test_an_admin_fires_the_publicity_timer_now_and_the_closing_step_appears(api
         refused = api.post(f"{jobs}/{job['id']}/execute", official)
         assert refused.status_code == 403 and "Only an admin" in problem_of(refused)["detail"]
     unknown = api.post(f"{jobs}/{NO_SUCH_ID}/execute", "admin")
-    assert unknown.status_code == 404 and "no waiting timer" in problem_of(unknown)["detail"]
+    assert unknown.status_code == 404 and "no waiting job" in problem_of(unknown)["detail"]
     assert problem_of(api.post(f"{jobs}/not-a-uuid/execute", "admin"))["status"] == 404
 
     fired = api.post(f"{jobs}/{job['id']}/execute", "admin")
