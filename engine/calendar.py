@@ -7,7 +7,9 @@ were assumed (`assumed_years`) instead of getting an error.
 
 Deadline rule: "within N working days" counts from the day after the start (the start day itself is
 not counted, as in 《行政许可法》 Art. 42 practice) and ends on the Nth working day at the same time of
-day as the start.
+day as the start. Days are Beijing dates: a moment given in another zone (the engine's clock is UTC) is
+counted from its date in Beijing, so a start at 03:00 on a Saturday in Beijing (19:00 on Friday in UTC)
+counts from the Saturday.
 """
 
 from __future__ import annotations
@@ -64,9 +66,15 @@ class WorkingCalendar:
         return exception.name if exception is not None else "weekend"
 
     def working_days_after(self, start: date | datetime, count: int) -> date | datetime:
-        """The Nth working day after `start` (same time of day for a datetime); `count` 0 is `start`."""
+        """The Nth working day after `start` (same time of day for a datetime); `count` 0 is `start`.
+
+        A timezone-aware datetime is counted on its Beijing date and answered in its own zone."""
         if count < 0 or count > MAX_WORKING_DAYS:
             raise ValueError(f"A number of working days must be between 0 and {MAX_WORKING_DAYS}, not {count}.")
+        if isinstance(start, datetime) and start.tzinfo is not None:
+            local = self.working_days_after(start.astimezone(BEIJING).replace(tzinfo=None), count)
+            assert isinstance(local, datetime)
+            return local.replace(tzinfo=BEIJING).astimezone(start.tzinfo)
         day = start.date() if isinstance(start, datetime) else start
         left = count
         while left:
@@ -79,8 +87,7 @@ class WorkingCalendar:
 
     def working_days_between(self, start: date | datetime, end: date | datetime) -> int:
         """How many working days lie after `start` up to and including `end` (0 when end <= start)."""
-        first = start.date() if isinstance(start, datetime) else start
-        last = end.date() if isinstance(end, datetime) else end
+        first, last = beijing_date(start), beijing_date(end)
         count, day = 0, first
         while day < last:
             day += timedelta(days=1)
@@ -89,8 +96,7 @@ class WorkingCalendar:
 
     def assumed_years(self, start: date | datetime, end: date | datetime) -> list[int]:
         """The years between start and end that had no data, so plain weekends were assumed."""
-        first = (start.date() if isinstance(start, datetime) else start).year
-        last = (end.date() if isinstance(end, datetime) else end).year
+        first, last = beijing_date(start).year, beijing_date(end).year
         return [year for year in range(min(first, last), max(first, last) + 1) if year not in self.known_years]
 
     def deadline(self, start: datetime, count: int) -> datetime:
@@ -103,9 +109,16 @@ class WorkingCalendar:
                 "No holiday schedule for %s: counted %d working days from %s with weekends only.",
                 ", ".join(map(str, assumed)),
                 count,
-                start.date().isoformat(),
+                beijing_date(start).isoformat(),
             )
         return due
+
+
+def beijing_date(moment: date | datetime) -> date:
+    """The date a moment falls on in Beijing (a naive datetime is taken as Beijing time already)."""
+    if isinstance(moment, datetime):
+        return (moment.astimezone(BEIJING) if moment.tzinfo is not None else moment).date()
+    return moment
 
 
 def published_schedule() -> tuple[list[CalendarDay], list[int]]:

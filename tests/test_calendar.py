@@ -59,6 +59,25 @@ def test_a_deadline_of_15_working_days_keeps_the_time_of_day_and_zone(engine: En
     assert engine.working_calendar().working_days_after(received, 0) == received
 
 
+def test_a_deadline_started_before_eight_in_the_morning_counts_from_the_beijing_date(
+    engine: Engine, clock: object
+) -> None:
+    working = engine.working_calendar()
+    saturday_3am = datetime(2026, 1, 9, 19, 0, tzinfo=UTC)  # 03:00 on Saturday 10 January in Beijing
+    friday_3am = datetime(2026, 1, 8, 19, 0, tzinfo=UTC)  # 03:00 on Friday 9 January in Beijing
+    monday_3am = datetime(2026, 1, 12, 3, 0, tzinfo=BEIJING)
+    assert working.deadline(saturday_3am, 1) == monday_3am  # not Tuesday (Friday's UTC date plus one)
+    assert working.deadline(friday_3am, 1) == monday_3am  # not Saturday
+    assert working.deadline(friday_3am, 1).tzinfo == UTC  # answered in the zone it was asked in
+    assert working.working_days_between(friday_3am, saturday_3am) == 0
+    # A procedure's time limit counted from the engine's clock (UTC) lands on the right Beijing day too.
+    clock.freeze(saturday_3am)
+    rule_deadline = engine.expression_helpers()["rule_deadline"]
+    assert rule_deadline("service.decision_working_days") == "2026-01-30T03:00:00+08:00"  # 15 working days
+    assert rule_deadline("admission.temporary_months") == "2026-04-10T03:00:00+08:00"
+    assert rule_deadline("service.decision_working_days", "2026-01-09T19:00:00") == "2026-01-30T03:00:00+08:00"
+
+
 def test_a_year_without_a_published_schedule_falls_back_to_weekends_with_a_warning(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
