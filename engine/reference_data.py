@@ -105,11 +105,24 @@ def assist_list_rows() -> tuple[dict, list[dict]]:
     return header, matters
 
 
+CITATION = ("description", "law", "article", "legal_basis_version")
+
+
 def seed_procedure_data(session: Session) -> dict:
-    """Insert the shipped rows the database lacks; what was added, by kind."""
-    have_rules = {(key, version) for key, version in session.execute(select(RuleSet.key, RuleSet.version))}
-    new_rules = [r for r in rule_rows() if (r["key"], r["version"]) not in have_rules]
+    """Insert the shipped rows the database lacks; what was added, by kind. A rule version still as it was
+    seeded (no admin changed it) takes the shipped citation when a release corrects it."""
+    have_rules = {(row.key, row.version): row for row in session.execute(select(RuleSet)).scalars()}
+    shipped = rule_rows()
+    new_rules = [r for r in shipped if (r["key"], r["version"]) not in have_rules]
     session.add_all(RuleSet(**r) for r in new_rules)
+    corrected = []
+    for r in shipped:
+        row = have_rules.get((r["key"], r["version"]))
+        if row is not None and row.changed_by == SEEDED_BY and any(getattr(row, f) != r[f] for f in CITATION):
+            for name in CITATION:
+                setattr(row, name, r[name])
+            row.changed_at = r["changed_at"]
+            corrected.append(f"{r['key']} v{r['version']}")
     have_items = set(session.execute(select(ServiceItem.code)).scalars())
     new_items = [i for i in service_item_rows() if i["code"] not in have_items]
     session.add_all(ServiceItem(**i) for i in new_items)
@@ -122,6 +135,7 @@ def seed_procedure_data(session: Session) -> dict:
     session.flush()
     return {
         "rules": [f"{r['key']} v{r['version']}" for r in new_rules],
+        "rule_citations_corrected": corrected,
         "service_items": [i["code"] for i in new_items],
         "assist_list": added_list,
     }

@@ -3,8 +3,9 @@
 A rule (`deliberation.residents_assembly.quorum`, `service.decision_working_days`...) has versions, each
 valid for a span of dates and carrying the law, article and `legal_basis_version` it comes from; [A]
 defaults are marked `assumed`. `RuleBook` answers "what did the rule say on this day". The functions
-below it (`quorum_met`, `passes`, `petition_requires_assembly`, `service_eligibility`,
-`admission_decision`) are the statutory tests the procedures call; they hold no number themselves.
+below it (`quorum_met`, `passes`, `petition_requires_assembly`, `written_delegation`,
+`composition_problems`, `service_eligibility`, `admission_decision`, `approval_problems`) are the statutory
+tests the procedures call; they hold no number themselves.
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ def describe_share(text: str) -> str:
     return f"{_WORDS[op]} {share}"
 
 
+def share_in_words(text: str) -> str:
+    """A share as the workspace says it: '> 1/2' -> '超过 1/2', '>= 2/3' -> '2/3 以上'."""
+    op, share = parse_share(text)
+    return f"超过 {share}" if op == ">" else f"{share} 以上"
+
+
 @dataclass
 class RuleBook:
     """Every version of every rule; `get` picks the one valid on a day (the highest version if several)."""
@@ -205,6 +212,23 @@ PETITION_RULES = {
     "groups": "deliberation.petition.groups_share",
     "villagers": "deliberation.petition.villagers_share",
     "village_reps": "deliberation.petition.village_reps_share",
+    "rep_assembly_reps": "deliberation.petition.rep_assembly_reps_share",
+    "group_villagers": "deliberation.petition.group_villagers_share",
+    "owners": "deliberation.petition.owners_share",
+}
+# The meeting a petition on each basis forces: residents, households or groups -> the residents' assembly
+# (UROL Art.10); villagers or a third of the representatives -> the villagers' assembly (VCOL Art.21); a
+# fifth of the representatives -> their assembly (VCOL Art.26); a third of a group -> its meeting (SH-VC
+# Art.19); a fifth of the owners -> an extraordinary owners' meeting.
+PETITION_BODIES = {
+    "residents": "residents_assembly",
+    "households": "residents_assembly",
+    "groups": "residents_assembly",
+    "villagers": "villagers_assembly",
+    "village_reps": "villagers_assembly",
+    "rep_assembly_reps": "villagers_rep_assembly",
+    "group_villagers": "group_meeting",
+    "owners": "owners_assembly",
 }
 BODIES = (
     "residents_assembly",
@@ -220,10 +244,86 @@ BODIES = (
 def petition_requires_assembly(
     book: RuleBook, basis: str, proposers: int, eligible: int, on: date | None = None
 ) -> bool:
-    """UROL Art.10 / VCOL Art.21: enough residents, households or groups proposed, so the assembly must meet."""
+    """Enough residents, households, groups, villagers, representatives or owners proposed, so the meeting
+    `PETITION_BODIES[basis]` must be convened (UROL Art.10; VCOL Art.21, 26; SH-VC Art.19; owners: 20%)."""
     if basis not in PETITION_RULES:
         raise RuleBroken(f"A petition counts {', '.join(PETITION_RULES)}, not {basis!r}.")
     return share_met(book.value(PETITION_RULES[basis], on), proposers, eligible)
+
+
+def written_delegation(
+    book: RuleBook,
+    *,
+    eligible: int,
+    replied: int,
+    yes: int,
+    eligible_households: int = 0,
+    replied_households: int = 0,
+    matter: str = "general",
+    on: date | None = None,
+) -> dict:
+    """SH-VC Art.16: a villagers' assembly may delegate a matter to the representative assembly by written
+    consultation. The consultation counts when more than half of the villagers 18+ (or two thirds of the
+    households) reply under their real names; the delegation passes when more than half of the replies
+    agree; conventions and charters cannot be delegated. Answers {valid, passed, reasons}."""
+    reasons: list[str] = []
+    if matter in book.value("deliberation.delegation.excluded_matters", on):
+        reasons.append("村规民约、自治章程须由村民会议表决，不得授权村民代表会议")
+    valid = share_met(book.value("deliberation.delegation.reply_persons", on), replied, eligible) or share_met(
+        book.value("deliberation.delegation.reply_households", on), replied_households, eligible_households
+    )
+    if not valid:
+        persons = share_in_words(book.value("deliberation.delegation.reply_persons", on))
+        homes = share_in_words(book.value("deliberation.delegation.reply_households", on))
+        reasons.append(
+            f"实名答复的须为{persons}的村民或{homes}的户，实际为 {replied}/{eligible} 人、"
+            f"{replied_households}/{eligible_households} 户，书面征求意见无效"
+        )
+    elif not share_met(book.value("deliberation.delegation.approval", on), yes, replied):
+        approval = share_in_words(book.value("deliberation.delegation.approval", on))
+        reasons.append(f"同意 {yes} 份，未达答复数 {replied} 的{approval}，授权不成立")
+    return {"valid": valid, "passed": not reasons, "reasons": reasons}
+
+
+COMPOSED_BODIES = ("residents_committee", "villagers_committee", "supervision_committee", "villagers_rep_assembly")
+
+
+def composition_problems(
+    book: RuleBook,
+    body: str,
+    *,
+    members: int,
+    reps: int = 0,
+    women_reps: int = 0,
+    households: int = 0,
+    on: date | None = None,
+) -> list[str]:
+    """Why a body is not lawfully composed, as sentences ([] if it is): a residents' committee has 5-9
+    members (UROL Art.7), a villagers' committee 3-7 (VCOL Art.6), a supervision committee 3-7 (SH-VC
+    Art.25); a villagers' representative assembly has at least 35 representatives (SH-VC Art.17) who are at
+    least 4/5 of its members, women representatives at least 1/3 of its members, one representative per
+    5-15 households (VCOL Art.25; `households` 0 skips that test)."""
+    if body not in COMPOSED_BODIES:
+        raise RuleBroken(f"The body must be one of {', '.join(COMPOSED_BODIES)}, not {body!r}.")
+    rules = f"composition.{body}"
+    if body != "villagers_rep_assembly":
+        low, high = book.value(f"{rules}.members", on)
+        return [] if low <= members <= high else [f"组成人员 {members} 人，不在法定的 {low}–{high} 人之间"]
+    problems = []
+    least = book.value(f"{rules}.min_reps", on)
+    if reps < least:
+        problems.append(f"村民代表 {reps} 人，少于 {least} 人")
+    share = book.value(f"{rules}.reps_share", on)
+    if not share_met(share, reps, members):
+        problems.append(f"村民代表 {reps} 人，未达组成人员 {members} 人的{share_in_words(share)}")
+    share = book.value(f"{rules}.women_share", on)
+    if not share_met(share, women_reps, members):
+        problems.append(f"妇女村民代表 {women_reps} 人，未达组成人员 {members} 人的{share_in_words(share)}")
+    if households and reps:
+        low, high = book.value(f"{rules}.households_per_rep", on)
+        if not low * reps <= households <= high * reps:
+            problems.append(f"{households} 户推选 {reps} 名代表，不是每 {low}–{high} 户一名")
+    return problems
 
 
 def _body(body: str) -> str:
@@ -335,6 +435,15 @@ def assembly_body_problems(
     return problems
 
 
+def households_warning(book: RuleBook, households: int, on: date | None = None) -> str:
+    """A committee's size outside the usual range (UROL 2018 Art.6: 100-700 households; UROL 2025 Art.3:
+    1,000-3,000, "or other size where needed"): a warning for the reviewers, never a refusal ("" inside)."""
+    low, high = book.value("committee_change.households_range", on)
+    if low <= households <= high:
+        return ""
+    return f"户数 {households} 不在 {low}–{high} 户的一般范围内（仅提示）"
+
+
 # --- service items: eligibility --------------------------------------------------------------------
 
 
@@ -372,6 +481,8 @@ def service_eligibility(book: RuleBook, item: str, applicant: dict, on: date | N
             reasons.append(f"照护等级 {grade} 不在 {low}–{high} 级之间")
         if not assessment_valid(book, applicant.get("assessment_date"), day):
             reasons.append("照护需求评估结论已过有效期或缺失")
+        if book.value("service.elderly_care.requires_shanghai_hukou", day) and applicant.get("hukou") != "shanghai":
+            reasons.append("非本市户籍（或户籍未经共享数据核验）")
         status = applicant.get("economic_status") or "none"
         if status not in book.value("service.elderly_care.economic_status", day):
             reasons.append("非低保或低收入困难家庭")
@@ -450,6 +561,35 @@ def admission_decision(
 
 
 _REVIEW_NAMES = {"necessity": "必要性", "reasonableness": "合理性", "funding": "经费保障（费随事转）"}
+OUTCOME_NAMES = {
+    "admit": "准入",
+    "admit_temporary": "临时准入",
+    "return_for_revision": "退回修改",
+    "reject": "不予准入",
+}
+
+
+def approval_problems(
+    book: RuleBook, *, combined: str, chosen: str, revisions: int, on: date | None = None
+) -> list[str]:
+    """Why the district government cannot decide `chosen` on this request ([] if it can), as sentences.
+
+    The government may always reject. It admits only what the combined review result admits (an
+    emergency temporarily): an admission the reviews do not support is refused. It may return the request
+    for revision only while fewer than `admission.max_revisions` revisions were asked for."""
+    for name, outcome in (("combined", combined), ("chosen", chosen)):
+        if outcome not in ADMISSION_OUTCOMES:
+            raise RuleBroken(f"The {name} outcome must be one of {', '.join(ADMISSION_OUTCOMES)}, not {outcome!r}.")
+    problems = []
+    if chosen in ("admit", "admit_temporary") and chosen != combined:
+        problems.append(
+            f"审查汇总结论为「{OUTCOME_NAMES[combined]}」，不能审定为「{OUTCOME_NAMES[chosen]}」："
+            "准入须合法性、必要性、合理性和经费审查均通过（应急事项为临时准入）"
+        )
+    max_revisions = book.value("admission.max_revisions", on)
+    if chosen == "return_for_revision" and revisions >= max_revisions:
+        problems.append(f"已退回修改 {revisions} 次，达到上限 {max_revisions} 次，不能再退回修改")
+    return problems
 
 
 def add_months(day: date, months: int) -> date:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 from engine.cli import main
 
@@ -58,3 +59,33 @@ def test_an_operator_reads_the_registries(govflow) -> None:  # noqa: ANN001
     assert "No filings." in govflow("registry", "conventions").output
     assert json.loads(govflow("registry", "benefits", "--json").output) == {"items": []}
     assert "has versions 1 to 1" in govflow("registry", "matters", "--version", "3", ok=False).output
+
+
+def test_statutory_numbers_no_step_uses_yet_are_listed_and_an_old_citation_is_corrected_on_init(
+    govflow, tmp_path: Path
+) -> None:  # noqa: ANN001
+    listed = json.loads(govflow("rules", "list", "--prefix", "composition.", "--json").output)["items"]
+    assert {r["key"]: r["value"] for r in listed}["composition.supervision_committee.members"] == [3, 7]
+    human = govflow("rules", "list", "--prefix", "deliberation.elevator_retrofit").output
+    assert "max_subsidy_yuan" in human and "240000" in human and "[A]" in human
+    assert (
+        "deliberation.village_query_answer_days" in govflow("rules", "list", "--prefix", "deliberation.village_").output
+    )
+
+    # A database seeded by an earlier release still cites 沪民基发〔2021〕7号 for the disability amounts.
+    sql = create_engine(f"sqlite:///{tmp_path / 'govflow.db'}")
+    with sql.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE rule_set SET law = '沪民基发〔2021〕7号' WHERE key = 'service.severe_disability.monthly_amount'"
+            )
+        )
+        conn.execute(
+            text("UPDATE rule_set SET law = '管理员的依据', changed_by = 'admin' WHERE key = 'admission.review_days'")
+        )
+    sql.dispose()
+    govflow("init")
+    shown = json.loads(govflow("rules", "show", "service.severe_disability.monthly_amount", "--json").output)
+    assert [v["law"] for v in shown["versions"]] == ["上海市残疾人联合会、上海市民政局困难残疾人生活补贴标准调整"] * 2
+    kept = json.loads(govflow("rules", "show", "admission.review_days", "--json").output)
+    assert kept["versions"][0]["law"] == "管理员的依据"  # what an admin wrote is never changed

@@ -10,16 +10,21 @@ import pytest
 from engine import Engine
 from engine.errors import NotAllowed, RuleBroken
 from engine.rules import (
+    PETITION_BODIES,
     RuleBook,
     admission_decision,
+    approval_problems,
     assembly_body_problems,
     assessment_valid,
+    composition_problems,
+    households_warning,
     owners_minimum_yes_share,
     passes,
     petition_requires_assembly,
     quorum_met,
     seed_rules,
     service_eligibility,
+    written_delegation,
 )
 
 BOOK = RuleBook(seed_rules())
@@ -152,15 +157,28 @@ def test_every_rule_names_its_law_and_article_and_assumed_defaults_are_marked() 
             False,
             "照护等级 1",
         ),
+        ({"age": 80, "care_grade": 6, "assessment_date": "2025-12-02", "economic_status": "dibao"}, True, None),
+        (
+            {"age": 80, "care_grade": 7, "assessment_date": "2025-12-02", "economic_status": "dibao"},
+            False,
+            "照护等级 7 不在 2–6",
+        ),
         (
             {"age": 80, "care_grade": 4, "assessment_date": "2024-12-01", "economic_status": "low_income"},
             False,
             "有效期",
         ),
         ({"age": 80, "care_grade": 4, "assessment_date": "2024-12-02", "economic_status": "none"}, False, "低保"),
+        # the [A] default: Shanghai hukou only
+        (
+            {"age": 80, "care_grade": 4, "assessment_date": "2025-12-02", "economic_status": "dibao", "hukou": "other"},
+            False,
+            "非本市户籍",
+        ),
     ],
 )
 def test_elderly_care_subsidy_eligibility(applicant: dict, eligible: bool, reason: str | None) -> None:
+    applicant = {"hukou": "shanghai"} | applicant
     result = service_eligibility(BOOK, "elderly_care_subsidy", applicant, on=TODAY)
     assert result.eligible is eligible
     if reason:
@@ -333,3 +351,202 @@ def test_the_matters_that_must_go_to_the_assembly_are_statutory() -> None:
     matters = BOOK.get("deliberation.assembly_matters", TODAY)
     assert not matters.assumed and "convention" in matters.value and "all_residents_interest" in matters.value
     assert BOOK.value("deliberation.convention_bodies", TODAY) == ["residents_assembly", "villagers_assembly"]
+
+
+# --- the gaps an audit found: more boundaries and the statutory numbers added to the table -------------
+
+
+@pytest.mark.parametrize(
+    ("body", "votes", "carried"),
+    [
+        ("villagers_rep_assembly", {"present": 30, "yes": 15}, False),  # exactly half of those present
+        ("villagers_rep_assembly", {"present": 30, "yes": 16}, True),
+        ("residents_rep_assembly", {"present": 24, "yes": 12}, False),
+        ("residents_rep_assembly", {"present": 24, "yes": 13}, True),
+        ("group_meeting", {"present": 20, "yes": 10}, False),
+        ("group_meeting", {"present": 20, "yes": 11}, True),
+        ("villagers_assembly", {"present": 200, "yes": 100}, False),  # exactly half of the villagers present
+    ],
+)
+def test_representative_assemblies_and_group_meetings_need_more_than_half_of_those_present(
+    body: str, votes: dict, carried: bool
+) -> None:
+    assert passes(BOOK, body, on=TODAY, **votes) is carried
+
+
+@pytest.mark.parametrize(
+    ("body", "counts", "met"),
+    [
+        # a villager group meeting on households: two thirds of its households, or two thirds of its villagers
+        ("group_meeting", {"eligible": 30, "present": 0, "eligible_households": 12, "present_households": 8}, True),
+        ("group_meeting", {"eligible": 30, "present": 0, "eligible_households": 12, "present_households": 7}, False),
+        ("group_meeting", {"eligible": 30, "present": 19, "eligible_households": 12, "present_households": 7}, False),
+        ("committee", {"eligible": 8, "present": 4}, False),  # exactly half of the members is no quorum
+        ("committee", {"eligible": 8, "present": 5}, True),
+    ],
+)
+def test_group_meetings_on_households_and_a_committee_at_exactly_half(body: str, counts: dict, met: bool) -> None:
+    assert quorum_met(BOOK, body, on=TODAY, **counts) is met
+
+
+@pytest.mark.parametrize(
+    ("age", "eligible"),
+    [(15, False), (16, True), (59, True), (60, False)],
+)
+def test_the_severe_disability_subsidy_is_for_working_age_from_16_to_59(age: int, eligible: bool) -> None:
+    applicant = {"age": age, "disability_grade": 1, "employed": False, "has_pension": False}
+    result = service_eligibility(BOOK, "severe_disability_unemployed_subsidy", applicant, on=TODAY)
+    assert result.eligible is eligible
+    assert eligible or f"年龄 {age} 不在 16–59" in result.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("households", "on", "warned"),
+    [
+        (99, date(2025, 12, 31), True),  # UROL 2018 Art.6: 100-700 households
+        (100, date(2025, 12, 31), False),
+        (700, date(2025, 12, 31), False),
+        (701, date(2025, 12, 31), True),
+        (999, date(2026, 1, 1), True),  # UROL 2025 Art.3: 1,000-3,000 households
+        (1000, date(2026, 1, 1), False),
+        (3000, date(2026, 1, 1), False),
+        (3001, date(2026, 1, 1), True),
+    ],
+)
+def test_a_committee_outside_the_usual_household_range_is_only_warned_about(
+    households: int, on: date, warned: bool
+) -> None:
+    warning = households_warning(BOOK, households, on)
+    assert bool(warning) is warned
+    assert not warned or f"户数 {households} 不在" in warning
+
+
+def test_rebuilding_is_an_owners_matter_that_needs_three_quarters() -> None:
+    votes = {"present_area": 2000, "yes_area": 1500, "present": 40, "yes": 30}
+    assert passes(BOOK, "owners_assembly", matter="rebuild", on=TODAY, **votes) is True
+    short = votes | {"yes": 29}
+    assert passes(BOOK, "owners_assembly", matter="rebuild", on=TODAY, **short) is False
+    assert passes(BOOK, "owners_assembly", matter="general", on=TODAY, **short) is True  # 29/40 is over half
+    assert owners_minimum_yes_share(BOOK, "rebuild", on=TODAY) == Fraction(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("basis", "proposers", "eligible", "must_convene", "body"),
+    [
+        ("rep_assembly_reps", 8, 40, True, "villagers_rep_assembly"),  # a fifth of the representatives (VCOL 26)
+        ("rep_assembly_reps", 7, 40, False, "villagers_rep_assembly"),
+        ("group_villagers", 10, 30, True, "group_meeting"),  # a third of the group's villagers (SH-VC 19)
+        ("group_villagers", 9, 30, False, "group_meeting"),
+        ("owners", 12, 60, True, "owners_assembly"),  # 20% of the owners: an extraordinary meeting
+        ("owners", 11, 60, False, "owners_assembly"),
+    ],
+)
+def test_petitions_for_a_representative_assembly_a_group_meeting_and_an_owners_meeting(
+    basis: str, proposers: int, eligible: int, must_convene: bool, body: str
+) -> None:
+    assert petition_requires_assembly(BOOK, basis, proposers, eligible, on=TODAY) is must_convene
+    assert PETITION_BODIES[basis] == body
+
+
+@pytest.mark.parametrize(
+    ("counts", "matter", "valid", "passed", "reason"),
+    [
+        # more than half of the villagers 18+ reply under their real names, more than half of them agree
+        ({"eligible": 300, "replied": 151, "yes": 76}, "general", True, True, None),
+        ({"eligible": 300, "replied": 150, "yes": 150}, "general", False, False, "书面征求意见无效"),
+        # ... or two thirds of the households
+        (
+            {"eligible": 300, "replied": 0, "eligible_households": 90, "replied_households": 60, "yes": 31},
+            "general",
+            True,
+            False,
+            "授权不成立",
+        ),
+        ({"eligible": 300, "replied": 151, "yes": 75}, "general", True, False, "未达答复数 151 的超过 1/2"),
+        # a village code is never delegated, whatever the replies
+        ({"eligible": 300, "replied": 300, "yes": 300}, "convention", True, False, "不得授权"),
+    ],
+)
+def test_a_written_consultation_delegates_to_the_representative_assembly(
+    counts: dict, matter: str, valid: bool, passed: bool, reason: str | None
+) -> None:
+    result = written_delegation(BOOK, matter=matter, on=TODAY, **counts)
+    assert (result["valid"], result["passed"]) == (valid, passed)
+    assert reason is None or any(reason in r for r in result["reasons"]), result["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("body", "counts", "problem"),
+    [
+        ("residents_committee", {"members": 4}, "不在法定的 5–9 人之间"),
+        ("residents_committee", {"members": 5}, None),
+        ("residents_committee", {"members": 9}, None),
+        ("residents_committee", {"members": 10}, "不在法定的 5–9 人之间"),
+        ("supervision_committee", {"members": 2}, "3–7"),
+        ("supervision_committee", {"members": 3}, None),
+        ("supervision_committee", {"members": 7}, None),
+        ("supervision_committee", {"members": 8}, "3–7"),
+        ("villagers_committee", {"members": 7}, None),
+        # 35 representatives, 4/5 of the 43 members; 15 women (a third of 43 is 14.33)
+        ("villagers_rep_assembly", {"members": 43, "reps": 35, "women_reps": 15}, None),
+        ("villagers_rep_assembly", {"members": 42, "reps": 34, "women_reps": 14}, "少于 35 人"),
+        ("villagers_rep_assembly", {"members": 45, "reps": 35, "women_reps": 15}, "未达组成人员 45 人的4/5 以上"),
+        ("villagers_rep_assembly", {"members": 43, "reps": 35, "women_reps": 14}, "妇女村民代表 14 人"),
+        ("villagers_rep_assembly", {"members": 43, "reps": 35, "women_reps": 15, "households": 525}, None),
+        ("villagers_rep_assembly", {"members": 43, "reps": 35, "women_reps": 15, "households": 526}, "每 5–15 户"),
+        ("villagers_rep_assembly", {"members": 43, "reps": 35, "women_reps": 15, "households": 174}, "每 5–15 户"),
+    ],
+)
+def test_a_body_is_lawfully_composed(body: str, counts: dict, problem: str | None) -> None:
+    problems = composition_problems(BOOK, body, on=TODAY, **counts)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("combined", "chosen", "revisions", "problem"),
+    [
+        ("reject", "reject", 0, None),  # the government may always reject
+        ("admit", "reject", 0, None),
+        ("reject", "admit", 0, "不能审定为「准入」"),  # a failed legality review cannot be overridden
+        ("return_for_revision", "admit", 1, "不能审定为「准入」"),
+        ("admit", "admit_temporary", 0, "不能审定为「临时准入」"),  # temporary admission is for emergencies
+        ("admit_temporary", "admit", 0, "不能审定为「准入」"),
+        ("admit_temporary", "admit_temporary", 0, None),
+        ("return_for_revision", "return_for_revision", 1, None),
+        ("admit", "return_for_revision", 1, None),
+        ("return_for_revision", "return_for_revision", 2, "达到上限 2 次"),  # returned twice already
+    ],
+)
+def test_the_district_government_decides_within_what_the_reviews_allow(
+    combined: str, chosen: str, revisions: int, problem: str | None
+) -> None:
+    problems = approval_problems(BOOK, combined=combined, chosen=chosen, revisions=revisions, on=TODAY)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
+
+
+def test_the_statutory_numbers_are_in_the_table_with_their_law_and_the_assumed_ones_marked() -> None:
+    expected = {
+        "deliberation.residents_assembly.min_meetings_per_year": (1, "第十一条", False),
+        "deliberation.village_query_answer_days": (15, "第二十四条", False),
+        "deliberation.village_supervision_meeting_days": (15, "第二十六条", False),
+        "composition.villagers_rep_assembly.min_reps": (35, "第十七条", False),
+        "deliberation.elevator_retrofit.max_subsidy_yuan": (240000, "每台补贴上限", True),
+        "deliberation.elevator_retrofit.plan_notice_days": (10, "—", True),
+        "service.elderly_care.requires_shanghai_hukou": (True, "—", True),
+    }
+    for key, (value, article, assumed) in expected.items():
+        rule = BOOK.get(key, TODAY)
+        assert (rule.value, rule.article, rule.assumed) == (value, article, assumed), key
+    near_dibao = BOOK.get("service.severe_disability.monthly_amount_near_dibao", date(2025, 7, 1))
+    assert near_dibao.value == 320 and near_dibao.legal_basis_version == "SH_DISABILITY_SUBSIDY_2025"
+    with pytest.raises(RuleBroken):
+        BOOK.get("service.severe_disability.monthly_amount_near_dibao", date(2025, 6, 30))
+    # the amounts come from the disabled persons' federation and the civil affairs bureau, not 沪民基发〔2021〕7号
+    for rule in BOOK.versions("service.severe_disability.monthly_amount"):
+        assert "残疾人联合会" in rule.law and "7号" not in rule.law + rule.article

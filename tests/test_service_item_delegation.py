@@ -44,7 +44,7 @@ def test_an_elderly_care_subsidy_after_a_one_time_notice_and_a_care_assessment_i
         "supply_documents",
         {"submitted_documents": ["application_form"], "supplied_on": "2026-12-03"},
     )
-    accept = {"receipt_no": "WLQ-001", "age": 78, "economic_status": "dibao", "care_grade": 0}
+    accept = {"receipt_no": "WLQ-001", "age": 78, "hukou": "shanghai", "economic_status": "dibao", "care_grade": 0}
     desk.work("center_wuliqiao", case, "accept_application", accept)
     # No valid assessment yet: the assessment agency assesses (late: a reminder), then the subdistrict decides.
     assessment = desk.task(case, "request_care_assessment")
@@ -192,6 +192,7 @@ def test_with_public_notice_switched_on_an_upheld_objection_blocks_the_approval(
     accept = {
         "receipt_no": "WLQ-009",
         "age": 82,
+        "hukou": "shanghai",
         "economic_status": "low_income",
         "care_grade": 4,
         "assessment_date": today().isoformat(),

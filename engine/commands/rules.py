@@ -47,6 +47,13 @@ class RuleCommands(EngineBase):
                 book(), item, dict(applicant)
             ).as_dict(),
             "admission_decision": lambda **reviews: rules.admission_decision(book(), **reviews),
+            "admission_approval_problems": lambda **choice: rules.approval_problems(book(), **choice),
+            "body_for_petition": lambda basis: rules.PETITION_BODIES.get(basis, ""),
+            "households_range_warning": lambda households: rules.households_warning(book(), int(households or 0)),
+            "written_delegation": lambda **counts: rules.written_delegation(book(), **counts),
+            "composition_problems": lambda body, **counts: rules.composition_problems(
+                book(), body, **{k: int(v or 0) for k, v in counts.items()}
+            ),
         }
 
     def _rule_period(self, key: str) -> str:
