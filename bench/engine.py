@@ -38,12 +38,16 @@ from engine.migrate import upgrade  # noqa: E402
 PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 LANES = """
+    <bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="matterKind" value="self_governance"/>
+    </spiffworkflow:properties></bpmn:extensionElements>
     <bpmn:laneSet id="lanes">
       <bpmn:lane id="residents_committee" name="居民委员会">{nodes}</bpmn:lane>
     </bpmn:laneSet>"""
 
 DELIBERATION = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="bench">
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="bench">
   <bpmn:process id="bench_deliberation" name="议事（基准）" isExecutable="true">{lanes}
     <bpmn:startEvent id="start"/>
     <bpmn:userTask id="register_issue" name="登记议题"/>
@@ -73,7 +77,8 @@ DELIBERATION = """<?xml version="1.0" encoding="UTF-8"?>
 )
 
 LOOP = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="l" targetNamespace="bench">
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="l" targetNamespace="bench">
   <bpmn:process id="bench_loop" name="循环复核（基准）" isExecutable="true">{lanes}
     <bpmn:startEvent id="start"/>
     <bpmn:userTask id="review" name="复核"/>

@@ -37,8 +37,12 @@ from engine import Engine  # noqa: E402
 from engine.models import AuditEvent  # noqa: E402
 
 TIMER = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="t" targetNamespace="bench">
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="t" targetNamespace="bench">
   <bpmn:process id="bench_timer" name="公示期（基准）" isExecutable="true">
+    <bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="matterKind" value="self_governance"/>
+    </spiffworkflow:properties></bpmn:extensionElements>
     <bpmn:laneSet id="lanes">
       <bpmn:lane id="residents_committee" name="居民委员会">
         <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>period</bpmn:flowNodeRef>

@@ -1,11 +1,20 @@
 """The admission list, enforced (SH-RC Art.27): no committee is given work for a matter not admitted.
 
-A process says what kind of matter it is with properties on its <process> element
-(`spiffworkflow:properties`): `matterKind` is `self_governance` (the committee's own affairs, e.g. the
-deliberation) or `assisted_matter`, and an assisted matter names its `assistedMatter` code. A process
-whose user tasks fall to committee level for an assisted matter is refused at deployment when no list
-admits the matter, and refused at start when no list covering the instance's org unit admits it that
-day (temporary admissions expire; a matter taken off the list stops counting).
+A process whose user tasks fall to committee level says what kind of matter it gives them, with
+properties on its <process> element (`spiffworkflow:properties`), and is refused at deployment and at
+start when it does not:
+
+- `matterKind=self_governance`: the residents' own affairs, decided by their committee and assemblies
+  (UROL Art.2, 3; e.g. the deliberation);
+- `assistedMatter=<code>` (`matterKind=assisted_matter`): administrative work a department asks the
+  committees to assist with; refused at deployment when no list admits the matter, and at start when no
+  list covering the instance's org unit admits it that day (temporary admissions expire; a matter taken
+  off the list stops counting);
+- `matterKind=statutory_duty` with `legalBasis=<law and article>`: work a statute itself gives the
+  committees inside a procedure the government runs (the consultation and handover of a committee
+  change, SH-RC Art.9 / SH-VC Art.6; the monitoring-point reports of the admission mechanism, SH-RC
+  Art.27). It is not a department's request, so no list can admit it, and not the residents' own affairs
+  either: it counts apart in the burden statistics.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ from engine.roles import LANE_ROLES, Level
 from engine.spiff.safe_xml import BPMN_NS, read_xml
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-SELF_GOVERNANCE, ASSISTED = "self_governance", "assisted_matter"
+SELF_GOVERNANCE, ASSISTED, STATUTORY_DUTY = "self_governance", "assisted_matter", "statutory_duty"
+MATTER_KINDS = (SELF_GOVERNANCE, ASSISTED, STATUTORY_DUTY)
 COMMITTEE_ROLES = frozenset(role for role, levels in LANE_ROLES.items() if levels == {Level.COMMITTEE})
 CITY_WIDE = ""
 
@@ -33,6 +43,28 @@ CITY_WIDE = ""
 class MatterDeclaration:
     kind: str | None
     code: str | None
+    legal_basis: str | None = None
+
+    def refusal(self, key: str, steps: list[str]) -> str | None:
+        """Why a process giving committees these steps cannot run with this declaration (None: it can).
+        An assisted matter's admission is checked apart (it depends on the lists and the day)."""
+        work = f"gives committees work ({', '.join(steps[:3])})"
+        if self.kind is None:
+            return (
+                f"The process {key} {work} but declares no matter: set matterKind=self_governance for the "
+                "residents' own affairs, assistedMatter=<code> for work a department asks committees to assist "
+                "with (it must be on a list of assisted matters), or matterKind=statutory_duty with legalBasis "
+                "for work a statute gives them; a committee may refuse work not admitted "
+                "(上海市居民委员会工作条例第二十七条)."
+            )
+        if self.kind not in MATTER_KINDS:
+            kinds = ", ".join(MATTER_KINDS)
+            return f"The process {key} {work} with matterKind={self.kind}, which is not one of {kinds}."
+        if self.kind == ASSISTED and not self.code:
+            return f"The process {key} is an assisted matter but names no assistedMatter code."
+        if self.kind == STATUTORY_DUTY and not self.legal_basis:
+            return f"The process {key} {work} as a statutory duty but names no legalBasis (law and article)."
+        return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -49,59 +81,45 @@ def declaration(xml: bytes, process_key: str) -> MatterDeclaration:
         ):
             props[prop.get("name") or ""] = (prop.get("value") or "").strip()
         code = props.get("assistedMatter") or None
-        return MatterDeclaration(props.get("matterKind") or (ASSISTED if code else None), code)
+        kind = props.get("matterKind") or (ASSISTED if code else None)
+        return MatterDeclaration(kind, code, props.get("legalBasis") or None)
     return MatterDeclaration(None, None)
 
 
 def committee_steps(user_tasks: dict | list) -> list[str]:
-    """Names of the user tasks that fall to committee level."""
-    items = user_tasks.values() if isinstance(user_tasks, dict) else user_tasks
+    """The user tasks that fall to committee level, as "name (element id)"."""
+    items = user_tasks.items() if isinstance(user_tasks, dict) else ((t.element_id, t) for t in user_tasks)
     found = []
-    for task in items:
+    for element_id, task in items:
         role = task.get("role") if isinstance(task, dict) else task.role
         name = task.get("name") if isinstance(task, dict) else task.name
         if role in COMMITTEE_ROLES:
-            found.append(name)
+            found.append(f"{name} ({element_id})" if name and name != element_id else element_id)
     return found
 
 
-def check_bundle(session: Session, processes: dict, today: date) -> tuple[list[Problem], list[Problem]]:
-    """Problems (refusals) and warnings for a bundle's processes; `processes` maps key -> ParsedProcess."""
-    problems, warnings = [], []
+def check_bundle(session: Session, processes: dict, today: date) -> list[Problem]:
+    """Why a bundle's processes cannot be deployed ([] if they can); `processes` maps key -> ParsedProcess."""
+    problems: list[Problem] = []
     for key, process in processes.items():
         steps = committee_steps(process.user_tasks)
         if not steps:
             continue
         declared = declaration(process.xml, key)
-        if declared.kind == ASSISTED:
-            if not declared.code:
-                problems.append(
-                    Problem(
-                        process.file, f"The process {key} is an assisted matter but names no assistedMatter code.", key
-                    )
-                )
-                continue
-            if not _admitted_anywhere(session, declared.code, today):
-                problems.append(
-                    Problem(
-                        process.file,
-                        f"The process {key} gives committees work ({', '.join(steps[:3])}) for the assisted matter "
-                        f"{declared.code}, which no list of assisted matters admits "
-                        "(上海市居民委员会工作条例第二十七条); it needs an admission review (access_review) first.",
-                        key,
-                    )
-                )
-        elif declared.kind != SELF_GOVERNANCE:
-            warnings.append(
+        refusal = declared.refusal(key, steps)
+        if refusal:
+            problems.append(Problem(process.file, refusal, key))
+        elif declared.kind == ASSISTED and not _admitted_anywhere(session, declared.code or "", today):
+            problems.append(
                 Problem(
                     process.file,
-                    f"The process {key} gives committees work ({', '.join(steps[:3])}) but does not say whether it is "
-                    "the committees' own affairs (matterKind=self_governance) or an assisted matter "
-                    "(assistedMatter=code); an assisted matter must be on the admission list.",
+                    f"The process {key} gives committees work ({', '.join(steps[:3])}) for the assisted matter "
+                    f"{declared.code}, which no list of assisted matters admits "
+                    "(上海市居民委员会工作条例第二十七条); it needs an admission review (access_review) first.",
                     key,
                 )
             )
-    return problems, warnings
+    return problems
 
 
 def _admitted_anywhere(session: Session, code: str, today: date) -> bool:
@@ -119,7 +137,10 @@ def check_start(session: Session, definition: ProcessDefinition, unit: OrgUnit, 
         return
     blob = session.get(Blob, definition.bpmn_sha256)
     declared = declaration(blob.content, definition.key) if blob else MatterDeclaration(None, None)
-    if declared.kind != ASSISTED or not declared.code:
+    refusal = declared.refusal(definition.key, steps)
+    if refusal:  # deployed before undeclared matters were refused at deployment
+        raise RuleBroken(f"{definition.name} cannot start: {refusal}")
+    if declared.kind != ASSISTED:
         return
     scopes = [CITY_WIDE] + [u.code for u in org.ancestors(session, unit)]
     if assist_matters.admitted_matter(session, declared.code, scopes, today) is not None:

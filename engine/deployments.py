@@ -106,10 +106,9 @@ def validate(session: Session, files: dict[str, bytes]) -> ParsedBundle:
     check_sizes(files)
     parsed = parse_bundle(files, library=library_files(session), known_forms=known_form_ids(session))
     # The admission list is enforced on deployment too: committees get no work for a matter not admitted.
-    refused, warnings = admission.check_bundle(session, parsed.processes, rules.today())
+    refused = admission.check_bundle(session, parsed.processes, rules.today())
     if refused:
         raise BundleInvalid(refused)
-    parsed.warnings.extend(warnings)
     return parsed
 
 

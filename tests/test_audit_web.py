@@ -130,10 +130,10 @@ def test_the_statistics_page_draws_its_charts(app, deliberation: Engine) -> None
     finished(deliberation)
     page = text_of(Browser(app, "auditor").get("/audit/statistics"))
     assert page.count("<svg") >= 3 and "街道审核" in page and "100%" in page  # the one review was late
-    # the test deliberation declares no matter kind: its two committee steps count as undeclared
-    assert '<th scope="row">桥一居委会</th> <td><div>未声明: 2</div></td>' in page
+    # the test deliberation is the residents' own affairs: its two committee steps count apart
+    assert '<th scope="row">桥一居委会</th> <td><div>居村自治事项: 2</div></td>' in page
     english = text_of(Browser(app, "auditor").get("/audit/statistics?lang=en"))
-    assert "Task load per committee" in english and "Undeclared: 2" in english
+    assert "Task load per committee" in english and "Self-governance: 2" in english
 
 
 def test_auditors_read_the_retention_and_only_admins_change_it_or_purge(app, deliberation: Engine) -> None:  # noqa: ANN001

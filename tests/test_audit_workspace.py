@@ -229,8 +229,8 @@ def test_statistics_give_step_durations_overdue_rates_and_committee_load_by_depa
     assert load["ruinan"]["months"] == {"2026-11": {"区统计局": 1}, "2026-12": {"区统计局": 1}}
     assert load["ruinan"]["total"] == 2
     qiaoyi = sum((Counter(month) for month in load["qiaoyi"]["months"].values()), Counter())
-    assert qiaoyi == {"undeclared": 4, "区卫健委": 1}  # 4 petitions' 登记议题 and 1 named census visit
-    assert {"区统计局", "区卫健委", "undeclared"} <= set(stats["committee_load"]["departments"])
+    assert qiaoyi == {"self_governance": 4, "区卫健委": 1}  # 4 petitions' 登记议题 and 1 named census visit
+    assert {"区统计局", "区卫健委", "self_governance"} <= set(stats["committee_load"]["departments"])
     assert named["id"] and running["id"]
 
     only_census = engine.procedure_statistics(who(engine, "auditor"), process_key="census_visit", org_unit="ruinan")

@@ -6,7 +6,8 @@ a committee-level org unit, by the month they were created (Beijing time) and by
 pushed them: the instance variable `requesting_dept` when the process data names one; else the
 requesting department the list of assisted matters records for the matter the process declares
 (`assistedMatter`); else `self_governance` for the committee's own affairs (`matterKind=self_governance`);
-else `undeclared`.
+else `statutory_duty` for work a statute gives committees in a government's procedure
+(`matterKind=statutory_duty`); else `undeclared` (processes deployed before a declaration was required).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from engine.principal import Principal
 from engine.roles import ADMIN, AUDITOR, Level
 
 BEIJING = timezone(timedelta(hours=8))
-SELF_GOVERNANCE, UNDECLARED = "self_governance", "undeclared"
+SELF_GOVERNANCE, STATUTORY_DUTY, UNDECLARED = "self_governance", "statutory_duty", "undeclared"
 STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
 
 
@@ -179,7 +180,10 @@ def _departments(session: Session, instance_ids: set[str], definition_ids: set[s
             ).scalar_one_or_none()
             by_definition[definition.id] = dept or UNDECLARED
         else:
-            by_definition[definition.id] = SELF_GOVERNANCE if declared.kind == admission.SELF_GOVERNANCE else UNDECLARED
+            by_definition[definition.id] = {
+                admission.SELF_GOVERNANCE: SELF_GOVERNANCE,
+                admission.STATUTORY_DUTY: STATUTORY_DUTY,
+            }.get(declared.kind or "", UNDECLARED)
     found: dict[str, str] = {}
     for instance_id, definition_id, variables in session.execute(
         select(ProcessInstance.id, ProcessInstance.definition_id, ProcessInstance.variables).where(
