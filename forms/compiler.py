@@ -32,6 +32,8 @@ RULES_BY_TYPE = {t: {"required"} for t in INPUT_TYPES}
 RULES_BY_TYPE |= {"textfield": TEXT_RULES, "textarea": TEXT_RULES, "number": {"required", "min", "max"}}
 KNOWN_RULES = TEXT_RULES | {"min", "max"}
 FEEL_RULES = {"min", "max", "minLength", "maxLength"}  # form-js evaluates "=..." in these
+TEMPLATE_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")  # form-js text templates: {{ name }}
+TEMPLATE_BLOCKS = {"#if", "#loop", "#with"}
 VALIDATION_TYPES = {"email", "phone", "", "custom"}  # "" / "custom" mean "use pattern"
 SUBTYPES = {"date", "time", "datetime"}
 
@@ -112,6 +114,7 @@ class _Compiler:
         if ctype in DISPLAY_TYPES:
             if ctype == "table" and isinstance(comp.get("dataSource"), str):
                 self._note_reads(comp["dataSource"], scope.scoped)
+            self._note_display_reads(comp, scope.scoped)
             return None
         hide = self._condition(comp, desc, scope.scoped)
         if ctype in ("group", "dynamiclist"):
@@ -276,6 +279,28 @@ class _Compiler:
         if not scoped:
             self.reads |= feel.names(expr)
         return expr
+
+    def _note_display_reads(self, comp: dict, scoped: bool) -> None:
+        """What a text or html component shows: its hide condition, a FEEL text ("=...") and the names in
+        the {{ }} placeholders of a template; prefill hands them over so the viewer can show them."""
+        conditional = comp.get("conditional")
+        hide = conditional.get("hide") if isinstance(conditional, dict) else None
+        sources = [hide] if isinstance(hide, str) else []
+        for name in ("text", "content"):
+            value = comp.get(name)
+            if not isinstance(value, str):
+                continue
+            if value.startswith("="):
+                sources.append(value)
+                continue
+            for inner in TEMPLATE_PLACEHOLDER.findall(value):
+                words = inner.split(None, 1)
+                if words and words[0] in TEMPLATE_BLOCKS:  # {{#if x}}, {{#loop x}}: the name after it
+                    inner = words[1] if len(words) > 1 else ""
+                if inner and not inner.startswith(("/", "else", "this")):
+                    sources.append("=" + inner)
+        for source in sources:
+            self._feel(source, scoped)  # records the names it reads; FEEL beyond the subset reads nothing
 
     def _note_reads(self, source: str, scoped: bool) -> None:
         # A table's dataSource names the variable it shows; prefill must hand it over.

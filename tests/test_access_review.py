@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from engine.rules import today
 from tests.conftest import DATA, problem_of
 from tests.procedure_desk import Desk
 
@@ -112,6 +115,9 @@ def test_a_request_without_legal_basis_is_rejected_and_an_emergency_admitted_for
     desk.work("civil_huangpu", case, "check_request_completeness", {"request_complete": True})
     desk.fire(case, "legality_review_due")  # a review past its due date is urged
     review(desk, case, legality_review={"legality_result": "fail", "legality_opinion": "无法律依据"})
+    # The district government cannot admit what failed the legality review: the task comes back with why.
+    desk.work("gov_huangpu", case, "approve_list_change", {"final_outcome": "admit", "approval_note": "同意"})
+    assert "审查汇总结论为「不予准入」" in desk.instance(case)["variables"]["approval_problem_text"]
     desk.work("gov_huangpu", case, "approve_list_change", {"final_outcome": "reject", "approval_note": "不予准入"})
     desk.work("civil_huangpu", case, "notify_dept", {"notice_text": "不予准入，由部门自行办理"})
     assert sorted(desk.ended_at(case)) == ["end_rejected", "end_review_urged"]
@@ -130,3 +136,101 @@ def test_a_request_without_legal_basis_is_rejected_and_an_emergency_admitted_for
     desk.fire(urgent, "temporary_period")
     assert desk.ended_at(urgent) == ["end_temporary_expired"]
     assert desk.get("/registries/assist-matters?scope=huangpu", "civil_huangpu").json["matters"] == []
+
+
+def matters(desk: Desk, code: str, version: int | None = None) -> list[dict]:
+    """The district's list of assisted matters (a version of it), as a committee reads it: one matter's rows."""
+    query = "/registries/assist-matters?scope=huangpu" + (f"&version={version}" if version else "")
+    response = desk.get(query, "rc_qiaoyi")
+    if response.status_code == 404:  # the district has published no list yet
+        assert "no list of assisted matters for huangpu" in problem_of(response)["detail"]
+        return []
+    return [m for m in response.json["matters"] if m["code"] == code]
+
+
+def test_a_request_returned_twice_is_rejected_in_the_third_round_whatever_the_district_picks(
+    demo_desk: Desk,
+) -> None:
+    desk = demo_desk
+    request = REQUEST | {"matter_code": "street_lamp_survey", "item_name": "路灯巡查", "funding_amount": 0}
+    case = desk.start("dept_huangpu", "access_review", "huangpu")["id"]
+    desk.work("dept_huangpu", case, "submit_request", request)
+    unfunded = {"funding_review": {"funding_result": "revise", "funding_opinion": "未落实经费"}}
+    for round_no in (1, 2):
+        desk.work("civil_huangpu", case, "check_request_completeness", {"request_complete": True})
+        review(desk, case, **unfunded)
+        assert desk.instance(case)["variables"]["combined_outcome"] == "return_for_revision"
+        if round_no == 1:  # admitting a request the reviews return is refused, the task comes back with why
+            desk.work("gov_huangpu", case, "approve_list_change", {"final_outcome": "admit", "approval_note": "同意"})
+            shown = desk.instance(case)["variables"]
+            assert shown["approval_problems"][0].startswith("审查汇总结论为「退回修改」，不能审定为「准入」")
+            assert desk.task(case, "approve_list_change")["candidate"] == {
+                "role": "district_government",
+                "org_unit": "huangpu",
+            }
+        back = {"final_outcome": "return_for_revision", "approval_note": "补充经费来源"}
+        desk.work("gov_huangpu", case, "approve_list_change", back)
+        assert desk.instance(case)["variables"]["revisions"] == round_no
+        desk.work("dept_huangpu", case, "revise_request", request)
+
+    # The third round: still unfunded after two revisions, so the reviews reject it.
+    desk.work("civil_huangpu", case, "check_request_completeness", {"request_complete": True})
+    review(desk, case, **unfunded)
+    variables = desk.instance(case)["variables"]
+    assert variables["combined_outcome"] == "reject" and "已退回修改 2 次" in variables["decision_reason"]
+    third = {"final_outcome": "return_for_revision", "approval_note": "再补充一次"}
+    desk.work("gov_huangpu", case, "approve_list_change", third)
+    assert "达到上限 2 次" in desk.instance(case)["variables"]["approval_problem_text"]
+    assert desk.instance(case)["variables"]["revisions"] == 2  # the refused return was not counted
+    desk.work("gov_huangpu", case, "approve_list_change", {"final_outcome": "reject", "approval_note": "不予准入"})
+    desk.work("civil_huangpu", case, "notify_dept", {"notice_text": "不予准入，由部门自行办理"})
+    assert desk.ended_at(case) == ["end_rejected"]
+    assert matters(desk, "street_lamp_survey") == []  # nothing was ever put on the list
+
+
+def test_an_incomplete_late_request_is_revised_admitted_then_modified_and_kept_at_its_re_reviews(
+    demo_desk: Desk,
+) -> None:
+    desk = demo_desk
+    soon = (today() + timedelta(days=5)).isoformat()  # well inside the 30 working days' lead time
+    request = REQUEST | {"matter_code": "elder_visit_ledger", "item_name": "高龄老人走访台账", "intended_start": soon}
+    case = desk.start("dept_huangpu", "access_review", "huangpu")["id"]
+    desk.work("dept_huangpu", case, "submit_request", request | {"legal_basis": "待补充"})
+    check = desk.get(f"/tasks/{desk.task(case, 'check_request_completeness')['id']}", "civil_huangpu").json
+    assert check["data"]["late_request"] is True and check["data"]["lead_working_days"] == 30
+    assert check["data"]["intended_start"] == soon and check["data"]["lead_deadline"] > soon
+    assert "申请晚于规定的提前期" in str(check["form"]["schema"])
+    # Incomplete: back to the department (一次性告知), which revises it; then complete.
+    desk.work("civil_huangpu", case, "check_request_completeness", {"request_complete": False, "missing_note": "依据"})
+    desk.work("dept_huangpu", case, "revise_request", request)
+    assert desk.instance(case)["variables"]["revisions"] == 0  # a completeness return is not a review round
+    desk.work("civil_huangpu", case, "check_request_completeness", {"request_complete": True})
+    review(desk, case)
+    approval = desk.get(f"/tasks/{desk.task(case, 'approve_list_change')['id']}", "gov_huangpu").json
+    assert approval["data"]["decision_working_days"] == 15 and approval["data"]["decision_due_on"] > today().isoformat()
+    assert approval["data"]["late_request"] is True and approval["data"]["final_outcome"] == "admit"
+    desk.work("gov_huangpu", case, "approve_list_change", {"final_outcome": "admit", "approval_note": "同意"})
+    funded = {"funds_transferred": True, "notice_to_committees": "通知"}
+    desk.work("dept_huangpu", case, "notify_rcs_and_fund_transfer", funded)
+    [admitted] = matters(desk, "elder_visit_ledger")
+    assert admitted["status"] == "admitted" and admitted["funding_amount"] == 20000
+
+    def a_year_of_reports() -> None:
+        for _ in range(4):
+            desk.fire(case, "monitoring_period")
+            report = {"unlisted_found": False, "unlisted_tasks": "", "hours": 4}
+            desk.work("rc_qiaoyi", case, "monitoring_point_report", report)
+
+    a_year_of_reports()
+    modify = {"re_review_result": "modify", "new_funding_amount": 30000, "re_review_reason": "工作量增加"}
+    desk.work("civil_huangpu", case, "periodic_re_review", modify)
+    [modified] = matters(desk, "elder_visit_ledger")
+    assert modified["funding_amount"] == 30000 and modified["since_version"] > admitted["since_version"]
+    assert matters(desk, "elder_visit_ledger", admitted["since_version"])[0]["funding_amount"] == 20000
+    a_year_of_reports()
+    keep = {"re_review_result": "keep", "re_review_reason": "继续需要"}
+    desk.work("civil_huangpu", case, "periodic_re_review", keep)
+    [kept] = matters(desk, "elder_visit_ledger")
+    assert kept["funding_amount"] == 30000 and kept["since_version"] > modified["since_version"]
+    jobs = desk.get(f"/process-instances/{case}/jobs", "admin").json["items"]
+    assert desk.instance(case)["status"] == "running" and [j["element_id"] for j in jobs] == ["monitoring_period"]

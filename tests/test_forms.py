@@ -657,6 +657,29 @@ def test_prefill_returns_only_what_the_form_shows(meeting_form):
     }
 
 
+def test_a_warning_text_gets_the_variables_its_template_and_hide_condition_show():
+    form = compile_form(
+        form_with(
+            {
+                "type": "text",
+                "text": "拟实施日期 {{ intended_start }} 早于 {{lead_deadline}}{{#if emergency}}（应急）{{/if}}",
+                "conditional": {"hide": "=not(late_request)"},
+            },
+            {"type": "text", "text": "=decision_reason"},
+            {"type": "checkbox", "key": "request_complete", "label": "材料齐全"},
+        )
+    )
+    variables = {
+        "intended_start": "2027-01-04",
+        "lead_deadline": "2027-02-01",
+        "late_request": True,
+        "emergency": False,
+        "decision_reason": "均通过",
+        "funding_amount": 20000,  # shown by no component
+    }
+    assert form.prefill(variables) == {k: v for k, v in variables.items() if k != "funding_amount"}
+
+
 def test_field_error_as_dict_has_field_message_and_code():
     error = FieldError("items.0.name", "This field is required.", "required")
     assert error.as_dict() == {"field": "items.0.name", "message": "This field is required.", "code": "required"}
