@@ -50,6 +50,8 @@ USERS = [
     ("justice_huangpu", "冯律", "district_justice", "huangpu"),
     ("finance_huangpu", "许财", "district_finance", "huangpu"),
     ("dept_huangpu", "区职能部门", "functional_dept", "huangpu"),
+    ("civil_fengxian", "奉贤区民政局", "district_civil_affairs", "fengxian"),
+    ("gov_fengxian", "奉贤区政府办", "district_government", "fengxian"),
     ("civil_shanghai", "市民政局", "municipal_civil_affairs", "shanghai"),
     ("assess_shanghai", "评估机构", "assessment_agency", "shanghai"),
     ("designer", "流程设计师", "designer", "shanghai"),

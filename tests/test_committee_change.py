@@ -164,3 +164,129 @@ def test_the_district_can_refuse_and_a_village_can_abandon_after_a_failed_vote(d
     desk.work("town_zhuanghang", village, "decide_after_failed_vote", {"after_vote": "abandon"})
     assert desk.ended_at(village) == ["end_abandoned"]
     assert registry(desk, "civil_shanghai")["xinye"]["name"] == "上海市奉贤区庄行镇新叶村村委会"
+
+
+def approve_and_carry_out(
+    desk: Desk, case: str, street: str, handovers: dict[str, str], elections: list, district: str = "huangpu"
+) -> dict:
+    """From the submission to the district to the change taking effect; the last completion's answer."""
+    desk.work(street, case, "submit_to_district", SUBMITTED)
+    desk.work(f"civil_{district}", case, "review_proposal", REVIEWED)
+    desk.work(f"gov_{district}", case, "decide_at_executive_meeting", APPROVED)
+    desk.work(street, case, "publish_decision", ANNOUNCED)
+    for unit, official in handovers.items():
+        desk.work(official, case, "transfer_archives_assets_seals", HANDOVER, org_unit=unit)
+    desk.work(street, case, "first_election_or_transition", {"elections": elections, "transition_note": "过渡"})
+    return desk.work(f"civil_{district}", case, "uscc_certificate_action", {"certificate_note": "办理证书"})
+
+
+def test_a_village_revises_its_plan_after_a_failed_vote_and_the_boundary_change_takes_effect(desk: Desk) -> None:
+    before = registry(desk, "civil_shanghai")["xinye"]
+    case = desk.start("town_zhuanghang", "committee_change", "zhuanghang")["id"]
+    plan = {
+        "change_type": "boundary_adjust",
+        "org_kind": "village_vc",
+        "affected_org_ids": "xinye",
+        "households": 400,
+        "reasons": "并入邻村两个村民小组",
+    }
+    desk.work("town_zhuanghang", case, "draft_change_plan", plan)
+    assert desk.instance(case)["variables"]["households_warning"].startswith("户数 400 不在 1000–3000 户")
+    desk.work("vc_xinye", case, "consult_affected_residents", CONSULTED)
+    audit = {"collective_assets_yuan": 1200000, "asset_disposal_plan": "按人口折股量化"}
+    desk.work("town_zhuanghang", case, "asset_audit", audit)
+    vote = desk.task(case, "villagers_assembly_vote")
+    assert vote["candidate"] == {"role": "villagers_assembly", "org_unit": "xinye"}  # the 村民会议 lane
+    failed = {"eligible": 300, "present": 200, "eligible_households": 90, "present_households": 70, "yes": 100}
+    desk.work("assembly_xinye", case, "villagers_assembly_vote", failed | {"meeting_date": "2026-11-15"})
+    assert desk.instance(case)["variables"]["village_passed"] is False  # exactly half of those present
+    desk.work("town_zhuanghang", case, "decide_after_failed_vote", {"after_vote": "revise", "after_vote_reason": "改"})
+
+    # The revised plan goes round again: consultation, audit, and a vote with a quorum of households.
+    desk.work("town_zhuanghang", case, "draft_change_plan", plan | {"reasons": "并入邻村一个村民小组"})
+    desk.work("vc_xinye", case, "consult_affected_residents", CONSULTED)
+    desk.work("town_zhuanghang", case, "asset_audit", audit)
+    passed = {"eligible": 300, "present": 140, "eligible_households": 90, "present_households": 60, "yes": 71}
+    desk.work("assembly_xinye", case, "villagers_assembly_vote", passed | {"meeting_date": "2026-12-01"})
+    variables = desk.instance(case)["variables"]
+    assert variables["village_quorum"] is True and variables["village_passed"] is True  # 2/3 of the households
+    assert {r["key"] for r in variables["village_rules"]} >= {"deliberation.villagers_assembly.quorum_households"}
+    approval = {"asset_approval_doc_no": "庄府〔2026〕8号", "asset_approved_on": "2026-12-03"}
+    desk.work("town_zhuanghang", case, "township_approve_asset_plan", approval)
+    done = approve_and_carry_out(desk, case, "town_zhuanghang", {"xinye": "vc_xinye"}, [], district="fengxian")
+    assert done["instance"]["status"] == "completed"
+    assert desk.ended_at(case) == ["end_change_effective"]
+
+    after = registry(desk, "civil_shanghai")["xinye"]
+    assert after["uscc"] == before["uscc"] and after["status"] == "active"  # a boundary change keeps the code
+    assert [h["action"] for h in after["history"]][-1] == "changed" and "boundary_adjust" in after["history"][-1][
+        "detail"
+    ]
+    assert units(desk)["xinye"]["status"] == "active"
+
+
+def test_a_dissolved_committee_hands_its_open_cases_on_to_its_successor(desk: Desk) -> None:
+    # A deliberation at 瑞南 is under way when the committee is dissolved into 桥一.
+    running = desk.start("rc_ruinan", "deliberation", "ruinan")["id"]
+    before = registry(desk)
+    case = desk.start("street_wuliqiao", "committee_change", "wuliqiao")["id"]
+    plan = {
+        "change_type": "dissolve",
+        "org_kind": "urban_rc",
+        "affected_org_ids": "ruinan",
+        "successor_org": "qiaoyi",
+        "households": 300,
+        "reasons": "旧区改造后居民迁出",
+    }
+    desk.work("street_wuliqiao", case, "draft_change_plan", plan)
+    desk.work("rc_ruinan", case, "consult_affected_residents", CONSULTED)
+    done = approve_and_carry_out(desk, case, "street_wuliqiao", {"ruinan": "rc_ruinan"}, [])
+    assert done["instance"]["status"] == "completed" and desk.ended_at(case) == ["end_change_effective"]
+
+    after = registry(desk)
+    assert after["ruinan"]["status"] == "cancelled" and after["ruinan"]["uscc"] == before["ruinan"]["uscc"]
+    assert "由 qiaoyi 承继" in after["ruinan"]["history"][-1]["detail"]
+    assert after["qiaoyi"]["history"][-1]["action"] == "changed"  # the successor's certificate changes
+    tree = units(desk)
+    assert (tree["ruinan"]["status"], tree["ruinan"]["successor"]) == ("dissolved", "qiaoyi")
+
+    # The step already waiting at 瑞南 is finished there; the next one falls to 桥一, which took over.
+    desk.work("rc_ruinan", running, "register_issue", {"title": "拆迁后公共空间使用"})
+    handed = desk.task(running, "prior_deliberation")
+    assert handed["candidate"] == {"role": "rc_party_org", "org_unit": "qiaoyi"}
+    why = desk.get(f"/tasks/{handed['id']}", "party_qiaoyi").json["why"]
+    assert "瑞南居委会 was dissolved and 桥一居委会 took over" in why
+    desk.work("party_qiaoyi", running, "prior_deliberation", {"solicitation_summary": "征询", "category": "rejected"})
+    desk.work(
+        "rc_qiaoyi", running, "notify_proposer_with_reasons", {"reasons": "不属于自治事项", "notice_channel": "written"}
+    )
+    assert desk.ended_at(running) == ["end_rejected"]
+
+
+def test_a_split_creates_a_committee_with_a_new_code_beside_the_changed_one(desk: Desk) -> None:
+    before = registry(desk)
+    case = desk.start("street_nanjing", "committee_change", "nanjingdonglu")["id"]
+    plan = {
+        "change_type": "split",
+        "org_kind": "urban_rc",
+        "affected_org_ids": "yunnan",
+        "new_units": [{"code": "yunnan_east", "name": "云南东居委会"}],
+        "households": 1100,
+        "reasons": "户数过多，按道路拆分",
+    }
+    desk.work("street_nanjing", case, "draft_change_plan", plan)
+    assert desk.instance(case)["variables"]["households_warning"] == ""
+    desk.work("rc_yunnan", case, "consult_affected_residents", CONSULTED)
+    elections = [{"org_code": "yunnan_east", "director": "顾明"}]
+    done = approve_and_carry_out(desk, case, "street_nanjing", {"yunnan": "rc_yunnan"}, elections)
+    assert done["instance"]["status"] == "completed" and desk.ended_at(case) == ["end_change_effective"]
+
+    after = registry(desk)
+    assert after["yunnan"]["uscc"] == before["yunnan"]["uscc"] and after["yunnan"]["status"] == "active"
+    assert after["yunnan"]["history"][-1]["action"] == "changed"
+    new = after["yunnan_east"]
+    assert new["uscc"] != after["yunnan"]["uscc"] and new["legal_representative"] == "顾明"
+    assert new["name"] == "上海市黄浦区南京东路街道云南东居委会"
+    tree = units(desk)
+    assert (tree["yunnan_east"]["parent"], tree["yunnan_east"]["status"]) == ("nanjingdonglu", "active")
+    assert tree["yunnan"]["status"] == "active"
