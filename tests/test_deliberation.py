@@ -165,9 +165,9 @@ def test_a_convention_is_consulted_voted_corrected_on_review_filed_implemented_a
 def test_a_failed_quorum_is_rescheduled_twice_and_then_the_deliberation_ends(demo_desk: Desk) -> None:
     desk = demo_desk
     case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
-    desk.work("rc_qiaoyi", case, "register_issue", {"title": "小区停车收费调整"})
+    desk.work("rc_qiaoyi", case, "register_issue", {"title": "修订停车管理公约"})
     assert desk.instance(case)["variables"]["must_convene"] is False
-    prior = PRIOR | {"category": "self_governance", "subject": "all_residents_interest"}
+    prior = PRIOR | {"category": "convention"}
     desk.work("party_qiaoyi", case, "prior_deliberation", prior)
     consult(desk, case, "rc_qiaoyi")
     notice_without_objection(desk, case, "rc_qiaoyi")
@@ -185,6 +185,7 @@ def test_a_failed_quorum_is_rescheduled_twice_and_then_the_deliberation_ends(dem
     assembly(desk, case, "rc_qiaoyi", "assembly_qiaoyi", "residents_assembly", {"eligible": 100, "present": 45}, None)
     assert desk.ended_at(case) == ["end_failed_quorum"]
     assert desk.instance(case)["status"] == "completed"
+    assert filings(desk, case) == []  # a convention never adopted is never filed
 
 
 def test_an_elevator_retrofit_with_three_quarters_of_the_area_but_not_of_the_owners_is_not_passed(
@@ -218,7 +219,13 @@ def test_an_elevator_retrofit_with_three_quarters_of_the_area_but_not_of_the_own
     desk.work("owners_qiaoyi", case, "organise_owners_vote", vote)
     record = desk.instance(case)["variables"]["vote_record"]
     assert record["participation"] is True and record["passed"] is False
+    # The objection is mediated at a coordination meeting (DOMAIN 2.3a), once, then the owners vote again.
+    assert desk.instance(case)["variables"]["owners_mediations"] == 1
+    desk.work("rc_qiaoyi", case, "hold_coordination_meeting", COORDINATION | {"consensus_reached": True})
+    notice_without_objection(desk, case, "rc_qiaoyi")
+    desk.work("owners_qiaoyi", case, "organise_owners_vote", vote | {"vote_date": "2027-01-20"})
     assert desk.ended_at(case) == ["end_not_passed"]
+    assert filings(desk, case) == []
 
 
 def test_a_refused_issue_and_a_government_matter_end_at_once(demo_desk: Desk) -> None:
@@ -232,13 +239,13 @@ def test_a_refused_issue_and_a_government_matter_end_at_once(demo_desk: Desk) ->
         "notify_proposer_with_reasons",
         {"reasons": "不属于居民自治事项", "notice_channel": "written"},
     )
-    assert desk.ended_at(refused) == ["end_rejected"]
+    assert desk.ended_at(refused) == ["end_rejected"] and filings(desk, refused) == []
 
     referred = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
     desk.work("rc_qiaoyi", referred, "register_issue", {"title": "道路积水"})
     desk.work("party_qiaoyi", referred, "prior_deliberation", PRIOR | {"category": "government_referral"})
     desk.work("street_wuliqiao", referred, "refer_to_authority", {"authority": "区建管委"})
-    assert desk.ended_at(referred) == ["end_referred"]
+    assert desk.ended_at(referred) == ["end_referred"] and filings(desk, referred) == []
 
 
 def test_a_committee_without_quorum_decides_nothing_and_a_village_rep_assembly_adopts_by_two_thirds(
@@ -290,3 +297,138 @@ def test_a_committee_without_quorum_decides_nothing_and_a_village_rep_assembly_a
     implement_and_evaluate(desk, village, "vc_xinye", "supervisor_xinye")
     assert desk.ended_at(village) == ["end_resolved"]
     assert filings(desk, village, "town_zhuanghang") == []  # not a convention: nothing filed
+
+
+def test_a_retrofit_mediated_after_a_failed_owners_vote_passes_with_three_quarters_of_both(demo_desk: Desk) -> None:
+    desk = demo_desk
+    case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
+    desk.work("rc_qiaoyi", case, "register_issue", {"title": "5 号楼加装电梯", "description": "5 号楼 2 单元"})
+    desk.work("party_qiaoyi", case, "prior_deliberation", PRIOR | {"category": "owners_matter"})
+    consult(desk, case, "rc_qiaoyi")
+    notice_without_objection(desk, case, "rc_qiaoyi")
+    vote = {
+        "matter": "elevator_retrofit",
+        "building": "5 号楼 2 单元",
+        "vote_date": "2026-12-28",
+        "eligible_area": 3000,
+        "eligible": 60,
+        "present_area": 2000,
+        "present": 40,
+        "yes_area": 1400,  # less than 3/4 of the area taking part
+        "yes": 32,
+    }
+    desk.work("owners_qiaoyi", case, "organise_owners_vote", vote)
+    mediation = desk.task(case, "hold_coordination_meeting")  # the low floors' objection is mediated
+    assert mediation["candidate"] == {"role": "residents_committee", "org_unit": "qiaoyi"}
+    desk.work("rc_qiaoyi", case, "hold_coordination_meeting", COORDINATION | {"consensus_reached": True})
+    notice_without_objection(desk, case, "rc_qiaoyi")
+    desk.work("owners_qiaoyi", case, "organise_owners_vote", vote | {"yes_area": 1500, "yes": 30})
+    record = desk.instance(case)["variables"]["vote_record"]
+    assert record["passed"] is True and record["yes_area"] == 1500 and record["body"] == "owners_assembly"
+    desk.work("rc_qiaoyi", case, "publish_resolution", PUBLISHED)
+    implement_and_evaluate(desk, case, "rc_qiaoyi", "supervisor_qiaoyi")
+    assert desk.ended_at(case) == ["end_resolved"]
+    assert filings(desk, case) == []  # an owners' decision is not a convention
+
+
+def test_an_assembly_that_votes_a_convention_down_ends_it_and_nothing_is_filed(demo_desk: Desk) -> None:
+    desk = demo_desk
+    case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
+    desk.work("rc_qiaoyi", case, "register_issue", ISSUE | {"title": "制定文明养犬公约"})
+    desk.work("party_qiaoyi", case, "prior_deliberation", PRIOR | {"category": "convention"})
+    consult(desk, case, "rc_qiaoyi")
+    notice_without_objection(desk, case, "rc_qiaoyi")
+    attendance = {"eligible": 100, "present": 51}
+    assembly(
+        desk,
+        case,
+        "rc_qiaoyi",
+        "assembly_qiaoyi",
+        "residents_assembly",
+        attendance,
+        {"yes": 25, "no": 26, "abstain": 0},
+    )
+    record = desk.instance(case)["variables"]["vote_record"]
+    assert (record["present"], record["yes"], record["passed"]) == (51, 25, False)
+    assert desk.instance(case)["variables"]["owners_mediations"] == 0  # only owners' votes are mediated
+    assert desk.ended_at(case) == ["end_not_passed"]
+    assert filings(desk, case) == []
+
+
+def test_coordination_meetings_and_objection_loops_stop_at_their_limits(demo_desk: Desk) -> None:
+    desk = demo_desk
+    case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
+    desk.work("rc_qiaoyi", case, "register_issue", {"title": "小区绿地改停车位"})
+    desk.work("party_qiaoyi", case, "prior_deliberation", PRIOR | {"category": "self_governance"})
+    consult(desk, case, "rc_qiaoyi", consensus_reached=False)
+    for _ in range(3):  # deliberation.coordination_max_rounds: no consensus, still only three meetings
+        desk.work("rc_qiaoyi", case, "hold_coordination_meeting", COORDINATION | {"consensus_reached": False})
+    assert desk.instance(case)["variables"]["coordination_rounds"] == 3
+    objection = {"objections_received": 5, "substantial_objection": True, "objection_summary": "绿地减少"}
+    for _ in range(2):  # deliberation.max_objection_loops: each objection goes back to coordination
+        desk.work("rc_qiaoyi", case, "publish_draft_plan", DRAFT)
+        desk.fire(case, "public_notice_period")
+        desk.work("rc_qiaoyi", case, "collect_objections", objection)
+        desk.work("rc_qiaoyi", case, "hold_coordination_meeting", COORDINATION | {"consensus_reached": False})
+    desk.work("rc_qiaoyi", case, "publish_draft_plan", DRAFT)
+    desk.fire(case, "public_notice_period")
+    desk.work("rc_qiaoyi", case, "collect_objections", objection)  # a third objection: on to the decision
+    variables = desk.instance(case)["variables"]
+    assert (variables["coordination_rounds"], variables["objection_rounds"]) == (5, 2)
+    assert [t["element_id"] for t in desk.instance(case)["tasks"]] == ["committee_decision"]
+    decision = {"meeting_date": "2027-01-10", "members": 7, "present": 7, "yes": 3, "decision_summary": "不改"}
+    desk.work("rc_qiaoyi", case, "committee_decision", decision)
+    assert desk.ended_at(case) == ["end_not_passed"]
+
+
+def test_a_village_code_is_adopted_by_a_villagers_assembly_quorate_by_households_and_filed_with_the_township(
+    demo_desk: Desk,
+) -> None:
+    desk = demo_desk
+    case = desk.start("vc_xinye", "deliberation", "xinye")["id"]
+    desk.work("vc_xinye", case, "register_issue", {"title": "修订新叶村村规民约"})
+    desk.work("party_xinye", case, "prior_deliberation", PRIOR | {"category": "convention"})
+    consult(desk, case, "vc_xinye")
+    notice_without_objection(desk, case, "vc_xinye")
+    # Fewer than half of the villagers came, but two thirds of the households did (VCOL Art.22).
+    attendance = {"eligible": 300, "present": 140, "eligible_households": 90, "present_households": 60}
+    assembly(
+        desk, case, "vc_xinye", "assembly_xinye", "villagers_assembly", attendance, {"yes": 71, "no": 69, "abstain": 0}
+    )
+    variables = desk.instance(case)["variables"]
+    assert variables["quorum"] is True and variables["vote_record"]["passed"] is True
+    assert {r["key"] for r in variables["resolution_rules"]} >= {"deliberation.villagers_assembly.quorum_households"}
+    desk.work("vc_xinye", case, "publish_resolution", PUBLISHED)
+    filing = FILING | {"document_kind": "village_code", "document_title": "新叶村村规民约"}
+    desk.work("vc_xinye", case, "file_with_subdistrict", filing)
+    [filed] = filings(desk, case, "town_zhuanghang")
+    assert (filed["status"], filed["filed_to"]) == ("under_review", "zhuanghang")
+    desk.work("town_zhuanghang", case, "legality_review", {"review_result": "lawful", "review_opinion": "准予备案"})
+    assert filings(desk, case, "town_zhuanghang")[0]["status"] == "filed"
+    implement_and_evaluate(desk, case, "vc_xinye", "supervisor_xinye")
+    assert desk.ended_at(case) == ["end_resolved"]
+
+
+def test_a_third_of_a_villager_group_petitions_its_group_meeting_which_decides_on_households(demo_desk: Desk) -> None:
+    desk = demo_desk
+    case = desk.start("vc_xinye", "deliberation", "xinye")["id"]
+    petition = {
+        "title": "三组灌溉渠维修",
+        "proposer_count": 10,
+        "proposer_basis": "group_villagers",
+        "eligible_group_villagers": 30,
+    }
+    desk.work("vc_xinye", case, "register_issue", petition)
+    variables = desk.instance(case)["variables"]
+    assert variables["must_convene"] is True and variables["petition_body"] == "group_meeting"  # SH-VC Art.19
+    desk.work("party_xinye", case, "prior_deliberation", PRIOR | {"category": "self_governance"})
+    consult(desk, case, "vc_xinye")
+    notice_without_objection(desk, case, "vc_xinye")
+    # Half of the group's villagers, but two thirds of its households: quorate (VCOL Art.28).
+    attendance = {"eligible": 30, "present": 15, "eligible_households": 12, "present_households": 8}
+    assembly(desk, case, "vc_xinye", "assembly_xinye", "group_meeting", attendance, {"yes": 8, "no": 7, "abstain": 0})
+    assert desk.instance(case)["variables"]["vote_record"]["passed"] is True
+    desk.work("vc_xinye", case, "publish_resolution", PUBLISHED)
+    implement_and_evaluate(desk, case, "vc_xinye", "supervisor_xinye")
+    assert desk.ended_at(case) == ["end_resolved"]
+    assert filings(desk, case, "town_zhuanghang") == []

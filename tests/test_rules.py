@@ -539,6 +539,7 @@ def test_the_statutory_numbers_are_in_the_table_with_their_law_and_the_assumed_o
         "deliberation.elevator_retrofit.max_subsidy_yuan": (240000, "每台补贴上限", True),
         "deliberation.elevator_retrofit.plan_notice_days": (10, "—", True),
         "service.elderly_care.requires_shanghai_hukou": (True, "—", True),
+        "deliberation.owners_mediation_max_rounds": (1, "第三十三条", True),  # 上海市城市更新条例: mediation
     }
     for key, (value, article, assumed) in expected.items():
         rule = BOOK.get(key, TODAY)
