@@ -376,8 +376,11 @@ def test_coordination_meetings_and_objection_loops_stop_at_their_limits(demo_des
     variables = desk.instance(case)["variables"]
     assert (variables["coordination_rounds"], variables["objection_rounds"]) == (5, 2)
     assert [t["element_id"] for t in desk.instance(case)["tasks"]] == ["committee_decision"]
-    decision = {"meeting_date": "2027-01-10", "members": 7, "present": 7, "yes": 3, "decision_summary": "不改"}
+    decision = {"meeting_date": "2027-01-10", "members": 10, "present": 10, "yes": 5, "decision_summary": "不改"}
     desk.work("rc_qiaoyi", case, "committee_decision", decision)
+    record = desk.instance(case)["variables"]["vote_record"]
+    assert record["passed"] is False  # exactly half of those present
+    assert record["composition_problems"] == ["组成人员 10 人，不在法定的 5–9 人之间"]  # UROL Art.7, recorded
     assert desk.ended_at(case) == ["end_not_passed"]
 
 
