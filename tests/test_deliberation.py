@@ -42,6 +42,15 @@ def filings(desk: Desk, case: str, user: str = "street_wuliqiao") -> list[dict]:
     return desk.get(f"/registries/convention-filings?instance_id={case}", user).json["items"]
 
 
+def begin(desk: Desk, rc: str, unit: str, issue: dict, category: str, **prior: object) -> str:
+    """Start a deliberation at `unit`, register the issue and hold the prior deliberation (先议)."""
+    party = {"qiaoyi": "party_qiaoyi", "xinye": "party_xinye"}[unit]
+    case = desk.start(rc, "deliberation", unit)["id"]
+    desk.work(rc, case, "register_issue", issue)
+    desk.work(party, case, "prior_deliberation", PRIOR | {"category": category} | prior)
+    return case
+
+
 def consult(desk: Desk, case: str, rc: str, **hearing) -> None:
     """Hearing notice, the notice period, a hearing that reaches consensus, the draft plan on notice."""
     desk.work(rc, case, "publish_hearing_notice", HEARING_NOTICE)
@@ -301,9 +310,9 @@ def test_a_committee_without_quorum_decides_nothing_and_a_village_rep_assembly_a
 
 def test_a_retrofit_mediated_after_a_failed_owners_vote_passes_with_three_quarters_of_both(demo_desk: Desk) -> None:
     desk = demo_desk
-    case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
-    desk.work("rc_qiaoyi", case, "register_issue", {"title": "5 号楼加装电梯", "description": "5 号楼 2 单元"})
-    desk.work("party_qiaoyi", case, "prior_deliberation", PRIOR | {"category": "owners_matter"})
+    case = begin(
+        desk, "rc_qiaoyi", "qiaoyi", {"title": "5 号楼加装电梯", "description": "5 号楼 2 单元"}, "owners_matter"
+    )
     consult(desk, case, "rc_qiaoyi")
     notice_without_objection(desk, case, "rc_qiaoyi")
     vote = {
@@ -333,9 +342,7 @@ def test_a_retrofit_mediated_after_a_failed_owners_vote_passes_with_three_quarte
 
 def test_an_assembly_that_votes_a_convention_down_ends_it_and_nothing_is_filed(demo_desk: Desk) -> None:
     desk = demo_desk
-    case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
-    desk.work("rc_qiaoyi", case, "register_issue", ISSUE | {"title": "制定文明养犬公约"})
-    desk.work("party_qiaoyi", case, "prior_deliberation", PRIOR | {"category": "convention"})
+    case = begin(desk, "rc_qiaoyi", "qiaoyi", ISSUE | {"title": "制定文明养犬公约"}, "convention")
     consult(desk, case, "rc_qiaoyi")
     notice_without_objection(desk, case, "rc_qiaoyi")
     attendance = {"eligible": 100, "present": 51}
@@ -357,9 +364,7 @@ def test_an_assembly_that_votes_a_convention_down_ends_it_and_nothing_is_filed(d
 
 def test_coordination_meetings_and_objection_loops_stop_at_their_limits(demo_desk: Desk) -> None:
     desk = demo_desk
-    case = desk.start("rc_qiaoyi", "deliberation", "qiaoyi")["id"]
-    desk.work("rc_qiaoyi", case, "register_issue", {"title": "小区绿地改停车位"})
-    desk.work("party_qiaoyi", case, "prior_deliberation", PRIOR | {"category": "self_governance"})
+    case = begin(desk, "rc_qiaoyi", "qiaoyi", {"title": "小区绿地改停车位"}, "self_governance")
     consult(desk, case, "rc_qiaoyi", consensus_reached=False)
     for _ in range(3):  # deliberation.coordination_max_rounds: no consensus, still only three meetings
         desk.work("rc_qiaoyi", case, "hold_coordination_meeting", COORDINATION | {"consensus_reached": False})
@@ -388,9 +393,7 @@ def test_a_village_code_is_adopted_by_a_villagers_assembly_quorate_by_households
     demo_desk: Desk,
 ) -> None:
     desk = demo_desk
-    case = desk.start("vc_xinye", "deliberation", "xinye")["id"]
-    desk.work("vc_xinye", case, "register_issue", {"title": "修订新叶村村规民约"})
-    desk.work("party_xinye", case, "prior_deliberation", PRIOR | {"category": "convention"})
+    case = begin(desk, "vc_xinye", "xinye", {"title": "修订新叶村村规民约"}, "convention")
     consult(desk, case, "vc_xinye")
     notice_without_objection(desk, case, "vc_xinye")
     # Fewer than half of the villagers came, but two thirds of the households did (VCOL Art.22).
@@ -414,17 +417,15 @@ def test_a_village_code_is_adopted_by_a_villagers_assembly_quorate_by_households
 
 def test_a_third_of_a_villager_group_petitions_its_group_meeting_which_decides_on_households(demo_desk: Desk) -> None:
     desk = demo_desk
-    case = desk.start("vc_xinye", "deliberation", "xinye")["id"]
     petition = {
         "title": "三组灌溉渠维修",
         "proposer_count": 10,
         "proposer_basis": "group_villagers",
         "eligible_group_villagers": 30,
     }
-    desk.work("vc_xinye", case, "register_issue", petition)
+    case = begin(desk, "vc_xinye", "xinye", petition, "self_governance")
     variables = desk.instance(case)["variables"]
     assert variables["must_convene"] is True and variables["petition_body"] == "group_meeting"  # SH-VC Art.19
-    desk.work("party_xinye", case, "prior_deliberation", PRIOR | {"category": "self_governance"})
     consult(desk, case, "vc_xinye")
     notice_without_objection(desk, case, "vc_xinye")
     # Half of the group's villagers, but two thirds of its households: quorate (VCOL Art.28).
