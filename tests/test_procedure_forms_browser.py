@@ -61,11 +61,11 @@ def test_reviewers_see_a_late_request_the_decision_deadline_a_refused_decision_a
     screenshot(civil, "admission_completeness_late_request")
 
     work(demo, case, "check_request_completeness", "civil_huangpu", {"request_complete": True})
-    due = demo.get_instance(case)["variables"]["decision_due_on"]
     for element, (user, data) in PASS.items():
         work(demo, case, element, user, data)
     work(demo, case, "grassroots_opinion", "street_wuliqiao", OPINION, org_unit="wuliqiao")
     work(demo, case, "grassroots_opinion", "street_nanjing", OPINION, org_unit="nanjingdonglu")
+    due = demo.get_instance(case)["variables"]["decision_due_on"]
 
     gov = officials("gov_huangpu", password=DEMO_PASSWORD)
     gov.goto(f"{base}/tasks/{open_task(demo, case, 'approve_list_change')}")

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from engine import clock, rules
 from engine.audit import AuditLog
-from engine.calendar import BEIJING
 from engine.commands.base import EngineBase
 from engine.commands.calendar import _require_city_admin
 from engine.errors import NotFound, RuleBroken
@@ -66,15 +65,12 @@ class RuleCommands(EngineBase):
     def _rule_deadline(self, key: str, start: str | None = None) -> str:
         """For timers (timeDate): the moment a rule's time limit runs out from `start` (default now).
 
-        Working days go through the working-day calendar (a year without data counts weekends only); days
-        and months are counted on Beijing dates too, so the answer is in Beijing time. A start without an
-        offset is taken as UTC.
+        Working days go through the working-day calendar (a year without data counts weekends only).
         """
         rule = self.rule_book().get(key)
         begin = datetime.fromisoformat(start) if start else clock.now()
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=UTC)
-        begin = begin.astimezone(BEIJING)
         if rule.unit == "working_days":
             return self.working_calendar().deadline(begin, int(rule.value)).isoformat()
         if rule.unit == "days":
