@@ -29,6 +29,7 @@ class ProblemSchema(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
+    code = fields.String(metadata={"description": "a stable name of the error (engine/errors.py), when it has one"})
     errors = fields.List(fields.Dict())
 
 

@@ -50,7 +50,7 @@ INSTANCE_ROWS = (TaskCopy, TaskComment, HumanTask, WorkflowTask, Job, MessageSub
 def _require_auditor(by: Principal) -> None:
     if by.is_system or any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
         return
-    raise NotAllowed("Only auditors and admins use the audit workspace.")
+    raise NotAllowed("Only auditors and admins use the audit workspace.", code="auditors_only")
 
 
 def _saved_view(row: SavedSearch) -> dict:
@@ -73,20 +73,24 @@ class AuditCommands(EngineBase):
         """Save (or replace, under the same name) one of the caller's searches."""
         _require_auditor(by)
         if by.is_system:
-            raise RuleBroken("Saved searches belong to a person, not to the system.")
+            raise RuleBroken("Saved searches belong to a person, not to the system.", code="search_needs_person")
         name = (name or "").strip()
         if not name or len(name) > 100:
-            raise RuleBroken("A saved search needs a name of 1 to 100 characters.")
+            raise RuleBroken("A saved search needs a name of 1 to 100 characters.", code="search_name")
         if not isinstance(filters, dict):
-            raise RuleBroken("filters must be a JSON object.")
+            raise RuleBroken("filters must be a JSON object.", code="search_filters")
         unknown = sorted(set(filters) - SEARCH_FILTERS)
         if unknown:
             raise RuleBroken(
-                f"A saved search cannot hold {', '.join(unknown)}; it holds {', '.join(sorted(SEARCH_FILTERS))}."
+                f"A saved search cannot hold {', '.join(unknown)}; it holds {', '.join(sorted(SEARCH_FILTERS))}.",
+                code="search_filters",
             )
         kept = {k: v for k, v in filters.items() if v not in (None, "")}
         if any(not isinstance(v, str | bool) or (isinstance(v, str) and len(v) > 200) for v in kept.values()):
-            raise RuleBroken("Each filter of a saved search is a text of at most 200 characters or true/false.")
+            raise RuleBroken(
+                "Each filter of a saved search is a text of at most 200 characters or true/false.",
+                code="search_filters",
+            )
         with self.transaction() as session:
             row = session.execute(
                 select(SavedSearch).where(SavedSearch.username == by.username, SavedSearch.name == name)
@@ -96,7 +100,11 @@ class AuditCommands(EngineBase):
                     select(func.count()).select_from(SavedSearch).where(SavedSearch.username == by.username)
                 ).scalar_one()
                 if count >= MAX_SAVED_SEARCHES:
-                    raise RuleBroken(f"At most {MAX_SAVED_SEARCHES} saved searches; delete one first.")
+                    raise RuleBroken(
+                        f"At most {MAX_SAVED_SEARCHES} saved searches; delete one first.",
+                        code="too_many_searches",
+                        limit=MAX_SAVED_SEARCHES,
+                    )
                 row = SavedSearch(username=by.username, name=name, created_at=utcnow())
                 session.add(row)
             row.filters = kept
@@ -106,11 +114,11 @@ class AuditCommands(EngineBase):
     def delete_saved_search(self, by: Principal, search_id: int) -> None:
         _require_auditor(by)
         if not 1 <= search_id <= 2**31 - 1:  # an INTEGER column: a larger number is simply no row of yours
-            raise NotFound(f"You have no saved search {search_id}.")
+            raise NotFound(f"You have no saved search {search_id}.", code="no_saved_search")
         with self.transaction() as session:
             row = session.get(SavedSearch, search_id)
             if row is None or row.username != by.username:
-                raise NotFound(f"You have no saved search {search_id}.")
+                raise NotFound(f"You have no saved search {search_id}.", code="no_saved_search")
             session.delete(row)
 
     # --- signed exports --------------------------------------------------------------------------
@@ -146,7 +154,9 @@ class AuditCommands(EngineBase):
     def set_retention(self, by: Principal, days: int | None) -> dict:
         """Set the retention (city admins); audited on the system chain."""
         if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500):
-            raise RuleBroken("Retention is a number of days from 1 to 36500, or none (keep for ever).")
+            raise RuleBroken(
+                "Retention is a number of days from 1 to 36500, or none (keep for ever).", code="bad_retention"
+            )
         with self.transaction() as session:
             _require_city_admin(session, by, "change how long finished instances are kept")
             row = session.get(EngineSetting, RETENTION_KEY)
