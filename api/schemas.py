@@ -426,7 +426,10 @@ class BrokenLinkSchema(Schema):
     seq = fields.Integer()
     reason = fields.String()
     stream = fields.String()
-    at = fields.String()  # when the first broken row was written ("" when rows were cut off the end)
+    at = fields.String()  # when the broken row was written ("" when rows were cut off the end or all removed)
+    code = fields.String(
+        metadata={"description": "the kind of break: changed, relinked, missing, cut, emptied or tombstone"}
+    )
 
 
 class VerificationSchema(Schema):

@@ -104,6 +104,23 @@ def test_verification_on_the_case_page_names_the_changed_row(app, deliberation: 
     assert f'href="/audit/instances/{done["id"]}"' in everything
 
 
+def test_a_case_whose_audit_rows_were_all_deleted_shows_as_broken_on_the_page_and_in_the_api(
+    app,  # noqa: ANN001
+    deliberation: Engine,
+) -> None:
+    done = finished(deliberation)
+    tamper(deliberation, "DELETE FROM audit_event WHERE stream = :s", s=done["id"])
+    auditor = Browser(app, "auditor")
+    page = text_of(auditor.get(f"/audit/instances/{done['id']}/verify", headers={"HX-Request": "true"}))
+    assert "核验未通过" in page and "整条记录链" in page and "记录链的每一行都已被删除" in page
+    everything = text_of(auditor.get("/audit/verify", headers={"HX-Request": "true"}))
+    assert "核验未通过" in everything and f'href="/audit/instances/{done["id"]}"' in everything
+    answer = auditor.get(f"/api/v1/audit/verify?instance_id={done['id']}").json
+    assert answer["ok"] is False and [(b["instance_id"], b["code"]) for b in answer["broken"]] == [
+        (done["id"], "emptied")
+    ]
+
+
 def test_the_printable_case_file_is_signed_and_verifies_offline(app, deliberation: Engine) -> None:  # noqa: ANN001
     done = finished(deliberation)
     auditor = Browser(app, "auditor")

@@ -46,8 +46,8 @@ def tamper(engine: Engine, statement: str, **params: object) -> None:
             conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
             conn.execute(text("ALTER TABLE audit_tombstone DISABLE TRIGGER audit_tombstone_append_only"))
         else:
-            for trigger in ("audit_event_no_update", "audit_tombstone_no_update"):
-                conn.execute(text(f"DROP TRIGGER {trigger}"))
+            for trigger in ("audit_event_no_update", "audit_event_no_delete", "audit_tombstone_no_update"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
         conn.execute(text(statement), params)
         if engine.dialect == "postgresql":
             conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
@@ -185,6 +185,45 @@ def test_verification_names_the_changed_row_and_when_it_was_written(petition: En
     assert broken["seq"] == changed["seq"] and "changed" in broken["reason"]
     assert datetime.fromisoformat(broken["at"]) == datetime.fromisoformat(changed["at"])
     assert engine.verify(who(engine, "auditor"))["broken"] == [broken]
+
+
+def test_verification_lists_every_changed_row_and_when_each_was_written(petition: Engine) -> None:
+    engine = petition
+    instance = reviewed_petition(engine)
+    history = engine.history(instance["id"])
+    first, second = history[1], history[-2]  # two rows apart, with untouched rows between and after them
+    for row in (first, second):
+        tamper(
+            engine,
+            "UPDATE audit_event SET data = :d WHERE stream = :s AND seq = :q",
+            d='{"changed": true}',
+            s=instance["id"],
+            q=row["seq"],
+        )
+    result = engine.verify(who(engine, "auditor"), instance["id"])
+    assert result["checked"] == len(history)
+    assert [(b["seq"], b["code"]) for b in result["broken"]] == [(first["seq"], "changed"), (second["seq"], "changed")]
+    assert [datetime.fromisoformat(b["at"]) for b in result["broken"]] == [
+        datetime.fromisoformat(first["at"]),
+        datetime.fromisoformat(second["at"]),
+    ]
+
+
+def test_a_case_whose_whole_audit_chain_was_deleted_fails_verification(petition: Engine) -> None:
+    engine, auditor = petition, who(petition, "auditor")
+    emptied, kept = reviewed_petition(engine, "YT-EMPTIED"), reviewed_petition(engine, "YT-KEPT")
+    tamper(engine, "DELETE FROM audit_event WHERE stream = :s", s=emptied["id"])
+    alone = engine.verify(auditor, emptied["id"])
+    assert not alone["ok"] and alone["checked"] == 0
+    [broken] = alone["broken"]
+    assert broken["instance_id"] == emptied["id"] and broken["code"] == "emptied"
+    assert "none of its rows is left" in broken["reason"]
+    everything = engine.verify(auditor)
+    assert [b["instance_id"] for b in everything["broken"]] == [emptied["id"]]
+    assert engine.verify(auditor, kept["id"])["ok"]
+    # the system chain emptied the same way is broken too
+    tamper(engine, "DELETE FROM audit_event WHERE stream = 'system'")
+    assert {b["stream"] for b in engine.verify(auditor)["broken"]} == {emptied["id"], "system"}
 
 
 # --- statistics -------------------------------------------------------------------------------------------

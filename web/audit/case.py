@@ -155,25 +155,13 @@ def audit_verify_all():  # noqa: ANN201
     return page("audit/_verification.html", result=shown_verification(result), scope="all")
 
 
-# The engine's reasons (engine/audit.py), by a phrase each contains -> the catalogue's sentence.
-REASONS = {
-    "content does not match": "audit.reason.changed",
-    "prev_hash does not match": "audit.reason.relinked",
-    "is missing": "audit.reason.missing",
-    "rows were removed": "audit.reason.cut",
-    "tombstone": "audit.reason.tombstone",
-}
-
-
-def reason_text(reason: str) -> str:
-    return next((i18n.t(key) for phrase, key in REASONS.items() if phrase in reason), reason)
-
-
 def shown_verification(result: dict) -> dict:
+    """Each broken row with when it was written and why, in the page's language (by the engine's code)."""
     broken = []
     for link in result["broken"]:
         since = i18n.when(link["at"], with_year=True) if link.get("at") else ""
-        broken.append(link | {"since": since, "reason": reason_text(link["reason"])})
+        reason = i18n.t_or(f"audit.reason.{link.get('code')}", link["reason"])
+        broken.append(link | {"since": since, "reason": reason})
     return result | {"broken": broken}
 
 
