@@ -343,3 +343,60 @@ def test_a_purge_removes_old_finished_cases_and_leaves_a_verifiable_tombstone(pe
     broken = engine.verify(auditor)
     assert not broken["ok"] and broken["broken"][0]["instance_id"] == old["id"]
     assert "tombstone" in broken["broken"][0]["reason"]
+
+
+def ended_long_ago(engine: Engine, instance_id: str, days: int = 400) -> None:
+    with engine.transaction() as session:
+        session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .values(ended_at=datetime.now(UTC) - timedelta(days=days))
+        )
+
+
+def test_the_workers_purge_finished_cases_once_a_day_however_many_run(petition: Engine, clock) -> None:  # noqa: ANN001
+    from engine.worker import run_due
+
+    engine, admin, auditor = petition, who(petition, "admin"), who(petition, "auditor")
+    old = reviewed_petition(engine, "YT-OLD")
+    ended_long_ago(engine, old["id"])
+    assert [j["kind"] for j in engine.list_jobs(admin)] == []  # kept for ever: no purge job
+    engine.set_retention(admin, 365)
+    [job] = engine.list_jobs(admin)
+    assert job["kind"] == "retention_purge" and job["instance_id"] is None
+
+    # two workers look for due work at the same moment: one of them gets the purge
+    first, second = engine.claim_jobs("worker-1"), engine.claim_jobs("worker-2")
+    assert [j.kind for j in first] == ["retention_purge"] and second == []
+    outcome = engine.run_job(first[0], "worker-1")
+    assert outcome.result == "done" and "purged 1 instances" in outcome.detail
+    with pytest.raises(NotFound):
+        engine.get_instance(old["id"])
+    purges = engine.audit_events(auditor, action="instances_purged")["items"]
+    assert len(purges) == 1 and purges[0]["actor"]["username"] == "worker-1"
+    assert run_due(engine, "worker-2") == []  # done for today
+    [job] = engine.list_jobs(admin)
+    due = datetime.fromisoformat(job["due_at"])
+    assert timedelta(hours=23) < due - clock.now() <= timedelta(days=1) and job["locked_by"] is None
+
+    # a day on, the next case past the retention goes, and the day after that nothing is left to purge
+    later = reviewed_petition(engine, "YT-LATER")
+    ended_long_ago(engine, later["id"])
+    clock.advance(timedelta(days=1, minutes=1))
+    assert [o.detail for o in run_due(engine, "worker-2")] == [
+        f"purged 1 instances that ended before {(clock.now() - timedelta(days=365)).isoformat()}"
+    ]
+    assert len(engine.audit_events(auditor, action="instances_purged")["items"]) == 2
+    assert engine.verify(auditor)["ok"]
+    engine.set_retention(admin, None)  # kept for ever again: no daily purge
+    assert engine.list_jobs(admin) == []
+
+
+def test_a_worker_schedules_the_purge_for_a_retention_set_before_the_job_existed(petition: Engine) -> None:
+    engine, admin = petition, who(petition, "admin")
+    engine.set_retention(admin, 30)
+    with engine.transaction() as session:
+        session.execute(text("DELETE FROM job"))
+    engine.schedule_retention_purge()
+    engine.schedule_retention_purge()  # a second worker starting: still one job
+    assert [j["kind"] for j in engine.list_jobs(admin)] == ["retention_purge"]
