@@ -6,11 +6,11 @@ Flask's test client against a real database: every test runs on SQLite and on Po
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
 
+from engine.case_file import csv_sections
 from tests.conftest import DATA, PASSWORD, ApiClient, problem_of
 
 ISSUE = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
@@ -312,8 +312,12 @@ def test_a_case_is_exported_as_json_or_csv_with_the_head_of_its_audit_chain(api:
     assert as_csv.headers["Content-Disposition"] == f'attachment; filename="case-{instance["id"]}.csv"'
     first_line, rest = as_csv.get_data(as_text=True).split("\n", 1)
     assert first_line.startswith("# ") and first_line.endswith(f"chain head {events[-1]['hash']}")
-    rows = list(csv.DictReader(io.StringIO(rest)))
-    assert [(int(r["seq"]), r["action"]) for r in rows] == [(e["seq"], e["action"]) for e in events]
+    sections = csv_sections(rest)
+    assert [(int(r["seq"]), r["action"]) for r in sections["events"]] == [(e["seq"], e["action"]) for e in events]
+    assert {t["element_id"]: t["completed_by"] for t in sections["tasks"]} == {
+        "register_issue": "wang",
+        "review_petition": "zhang",
+    }
 
     xlsx = api.get(f"{export}?format=xlsx", "auditor")
     assert xlsx.status_code == 422 and [e["field"] for e in problem_of(xlsx)["errors"]] == ["format"]

@@ -32,15 +32,29 @@ def verify_export(path: Path, data_dir: Path, *options: str) -> subprocess.Compl
     )
 
 
+def printable_case_file(engine: Engine, instance_id: str) -> bytes:
+    """The printable case file as the auditor downloads it from the case page."""
+    from api import create_app
+    from tests.test_web import Browser
+
+    answer = Browser(create_app({"GOVFLOW_ENGINE": engine, "TESTING": True}), "auditor").get(
+        f"/audit/instances/{instance_id}/case-file?download=1"
+    )
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    return answer.get_data()
+
+
 def test_verify_export_accepts_an_untouched_export_and_rejects_a_changed_byte(petition: Engine, tmp_path: Path) -> None:
     instance = petition.start("petition_review", "qiaoyi", by=who(petition, "wang"), business_key="YT-1")
     petition.complete(instance["tasks"][0]["id"], who(petition, "wang"), ISSUE)
     auditor = who(petition, "auditor")
     exports = tmp_path / "exports"
     exports.mkdir()
-    for format in ("json", "csv"):
+    signed = {format: petition.signed_export(instance["id"], auditor, format=format) for format in ("json", "csv")}
+    signed["html"] = printable_case_file(petition, instance["id"])
+    for format, data in signed.items():
         untouched = exports / f"case.{format}"
-        untouched.write_bytes(petition.signed_export(instance["id"], auditor, format=format))
+        untouched.write_bytes(data)
         passed = verify_export(untouched, tmp_path)
         assert passed.returncode == 0, passed.stderr
         assert f"Export intact: case {instance['id']}" in passed.stdout and "Traceback" not in passed.stderr

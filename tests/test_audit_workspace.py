@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from engine import Engine
-from engine.case_file import verify_export
+from engine.case_file import CSV_SIGNED, SECTION, csv_sections, signed_csv, verify_export
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import AuditEvent, AuditTombstone, HumanTask, ProcessInstance
 from tests.conftest import DATA, read_bundle, who
@@ -152,17 +152,33 @@ def test_an_export_rewritten_and_re_signed_with_another_key_is_rejected(petition
     assert any("trusted key" in p for p in check.problems) and any("Event 3" in p for p in check.problems)
 
 
-def test_a_signed_csv_export_verifies_and_a_changed_byte_is_rejected(petition: Engine) -> None:
+def test_a_signed_csv_export_of_the_whole_case_verifies_and_a_changed_byte_is_rejected(petition: Engine) -> None:
     engine = petition
-    instance = reviewed_petition(engine)
+    instance = start_petition(engine)
+    engine.add_comment(instance["tasks"][0]["id"], who(engine, "wang"), "请街道尽快审核")
+    done = engine.complete(instance["tasks"][0]["id"], who(engine, "wang"), ISSUE)
+    engine.complete(done["next_tasks"][0]["id"], who(engine, "zhang"), {"decision": "approve", "opinion": "同意"})
     data = engine.signed_export(instance["id"], who(engine, "zhang"), format="csv")
     trusted = engine.export_public_key()["public_key"]
-    assert ", signed Ed25519 " in data.decode().splitlines()[0]
+    first, rest = data.decode().split("\n", 1)
+    assert ", signed Ed25519 " in first
+    sections = csv_sections(rest)
+    assert [len(sections[s]) for s in ("tasks", "comments")] == [2, 1] and sections["comments"][0][
+        "text"
+    ] == "请街道尽快审核"
     check = verify_export(data, trusted)
     assert check.ok, check.problems
     assert check.kind == "csv" and check.events == len(engine.history(instance["id"]))
     changed = data.replace(b",wang,", b",wanq,", 1)
     assert changed != data and not verify_export(changed, trusted).ok
+    in_comments = data.replace("请街道尽快审核".encode(), "请街道不必审核".encode())
+    assert not verify_export(in_comments, trusted).ok
+
+    # a copy without its comments, signed again with the very key: the file says what it lacks
+    cut = rest[: rest.index(SECTION + "comments")]
+    resigned = signed_csv(CSV_SIGNED.sub("", first) + "\n" + cut, engine.export_key())
+    check = verify_export(resigned, trusted)
+    assert check.problems == ["The file lacks the section(s) comments."], check.problems
 
 
 # --- verification says which rows and since when ---------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, defer
 
-from engine import deployments, org, paging, reach, views
+from engine import case_file, deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
 from engine.audit import verify as verify_chains
 from engine.commands.base import COMPLETED, OPEN, EngineBase
@@ -317,7 +317,7 @@ class Queries(EngineBase):
 
     def export_case(self, instance_id: str, by: Principal, format: str = "json") -> dict | str:
         """The whole case for the file: JSON (instance, tasks, events, comments, definition, chain head)
-        or CSV (the audit events, the chain head in a comment line above them)."""
+        or the same case as one CSV text in sections (engine/case_file.py)."""
         if format not in ("json", "csv"):
             raise RuleBroken("format must be json or csv.", code="bad_choice", name="format", choices="json, csv")
         with self.reading() as session:
@@ -329,8 +329,6 @@ class Queries(EngineBase):
                     .order_by(AuditEvent.seq)
                 ).scalars()
             )
-            if format == "csv":
-                return views.case_csv(instance, events)
             definition = session.get(ProcessDefinition, instance.definition_id)
             tasks = session.execute(
                 select(HumanTask)
@@ -344,7 +342,8 @@ class Queries(EngineBase):
             ).scalars()
             blob = session.get(Blob, definition.bpmn_sha256)
             xml = blob.content.decode("utf-8", errors="replace") if blob is not None else None
-            return views.case_export(instance, definition, list(tasks), events, list(comments), xml)
+            case = views.case_export(instance, definition, list(tasks), events, list(comments), xml)
+            return case_file.case_csv(case) if format == "csv" else case
 
     # --- definitions -----------------------------------------------------------------------------
 
