@@ -113,6 +113,18 @@ class RemarkCommands(TaskOperations):
 
     # --- who may ------------------------------------------------------------------------------
 
+    def task_rights(self, task_id: str, by: Principal) -> dict[str, bool]:
+        """Whether `by` may comment on (and so copy) and urge the task: what the task page offers them."""
+        with self.reading() as session:
+            task = self._task(session, task_id)
+            instance = session.get(ProcessInstance, task.instance_id)
+            may_comment = self._may_comment(session, by, task) is not None
+            try:
+                self._urger(session, by, task, instance)
+            except NotAllowed:
+                return {"comment": may_comment, "copy": may_comment, "urge": False}
+            return {"comment": may_comment, "copy": may_comment, "urge": True}
+
     def _may_comment(self, session: Session, by: Principal, task: HumanTask) -> Actor | None:
         if by.is_system:
             return by.actor(task.role, task.org_code)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, render_template, request
 from markupsafe import Markup
 
+from engine.models import utcnow
 from web import i18n
 from web.audit.access import auditors_only
 from web.audit.diagram_svg import diagram_svg
@@ -75,6 +76,7 @@ def case_context(instance_id: str) -> dict[str, Any]:
     )
     units = engine().org_unit_names([e["actor"]["org_unit"] for e in events] + [instance["org_unit"]])
     created_at: dict[str, datetime] = {}
+    closed_at = _cancellations(events, instance)
     timeline = []
     for index, event in enumerate(events):
         data = event.get("data") or {}
@@ -86,7 +88,7 @@ def case_context(instance_id: str) -> dict[str, Any]:
         if event["action"] == "task_completed" and data.get("task_id") in created_at:
             took = duration_text((at - created_at[data["task_id"]]).total_seconds())
         due = datetime.fromisoformat(task["due_at"]) if task and task.get("due_at") else None
-        late = bool(due and event["action"] == "task_completed" and at > due)
+        late = lateness(event["action"], task, at, due, closed_at)
         actor = event["actor"]
         element = event.get("element_id") or ""
         timeline.append(
@@ -127,6 +129,30 @@ def case_context(instance_id: str) -> dict[str, Any]:
         "export_url": f"/api/v1/process-instances/{instance_id}/export",
         "late_count": sum(1 for e in timeline if e["late"]),
     }
+
+
+def lateness(action: str, task: dict | None, at: datetime, due: datetime | None, closed_at: dict) -> str | None:
+    """Whether the event marks a late step: "completed" (done after its due time), "open" (the step's
+    creation, when it is still open past its due time) or "cancelled" (withdrawn only after it was due)."""
+    if task is None or due is None:
+        return None
+    if action == "task_completed":
+        return "completed" if at > due else None
+    if action != "task_created" or task["status"] == "completed":
+        return None
+    until = utcnow() if task["status"] == "open" else closed_at.get(task["id"], closed_at.get(None, utcnow()))
+    return task["status"] if until > due else None
+
+
+def _cancellations(events: list[dict], instance: dict) -> dict[str | None, datetime]:
+    """When each cancelled step was withdrawn (by its task id; None: when the case ended, for the rest)."""
+    found: dict[str | None, datetime] = {}
+    for event in events:
+        if event["action"] == "task_cancelled" and (event.get("data") or {}).get("task_id"):
+            found[event["data"]["task_id"]] = datetime.fromisoformat(event["at"])
+    if instance.get("ended_at"):
+        found[None] = datetime.fromisoformat(instance["ended_at"])
+    return found
 
 
 def _listed(value: Any) -> list[str]:
