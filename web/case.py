@@ -145,6 +145,8 @@ def why_sentence(
         if moved:
             return i18n.t("why.transferred_to_me", who=name(moved[-1]["actor"]["username"]))
         return i18n.t("why.claimed", unit=unit, role=role)
+    if task.get("delegation") == "pending" and task.get("owner") == by.username:
+        return i18n.t("why.delegated_by_me", who=name(task["assignee"]))
     if task["assignee"]:
         return i18n.t("why.claimed_by_other", who=name(task["assignee"]), unit=unit, role=role)
     return i18n.t("why.candidate", unit=unit, role=role, case_unit=case_unit)
