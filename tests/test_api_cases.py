@@ -285,6 +285,18 @@ def test_the_diagram_path_of_a_running_and_then_completed_petition(api: ApiClien
     assert problem_of(api.get(f"/process-instances/{NO_SUCH_ID}/path", "auditor"))["status"] == 404
 
 
+def test_a_step_returned_once_counts_two_visits_on_the_diagram(api: ApiClient) -> None:
+    instance, register_id, review_id = to_review(api)
+    back = api.post(f"/tasks/{review_id}/return", "zhang", json={"reason": "户数有误", "to_element": "register_issue"})
+    assert back.status_code == 200, back.json
+    path = f"/process-instances/{instance['id']}/path"
+    assert api.get(path, "auditor").json["counts"] == {"register_issue": 2}  # open again: its second visit
+    assert complete(api, register_id, "wang", ISSUE).status_code == 200
+    again = api.get(path, "auditor").json
+    assert again["counts"] == {"register_issue": 2, "route_by_share": 2, "review_petition": 2}
+    assert again["active"] == ["review_petition"]
+
+
 # --- case exports ----------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from engine import case_file, deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
 from engine.audit import verify as verify_chains
 from engine.commands.base import COMPLETED, OPEN, EngineBase
-from engine.diagram import diagram_path
+from engine.diagram import ARRIVALS, diagram_path, with_recorded_visits
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import (
     AuditEvent,
@@ -313,7 +313,10 @@ class Queries(EngineBase):
                 .order_by(WorkflowTask.seq)
             )
             tasks = runtime.stored_tasks(spec, subprocess_specs, instance.state, rows)
-            return diagram_path(tasks, definition.sequence_flows)
+            arrived_at = session.execute(
+                select(AuditEvent.element_id).where(AuditEvent.stream == instance.id, AuditEvent.action.in_(ARRIVALS))
+            ).scalars()
+            return with_recorded_visits(diagram_path(tasks, definition.sequence_flows), arrived_at)
 
     def export_case(self, instance_id: str, by: Principal, format: str = "json") -> dict | str:
         """The whole case for the file: JSON (instance, tasks, events, comments, definition, chain head)
