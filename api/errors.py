@@ -75,7 +75,7 @@ def handle_govflow_error(error: GovflowError) -> Response:
         return problem(
             422, "The form has errors; see the message next to each field.", [e.as_dict() for e in error.errors]
         )
-    response = problem(error.status, str(error))
+    response = problem(error.status, str(error), **({"code": error.code} if error.code else {}))
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)

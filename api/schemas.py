@@ -29,6 +29,7 @@ class ProblemSchema(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
+    code = fields.String(metadata={"description": "a stable name of the error (engine/errors.py), when it has one"})
     errors = fields.List(fields.Dict())
 
 
@@ -425,7 +426,10 @@ class BrokenLinkSchema(Schema):
     seq = fields.Integer()
     reason = fields.String()
     stream = fields.String()
-    at = fields.String()  # when the first broken row was written ("" when rows were cut off the end)
+    at = fields.String()  # when the broken row was written ("" when rows were cut off the end or all removed)
+    code = fields.String(
+        metadata={"description": "the kind of break: changed, relinked, missing, cut, emptied or tombstone"}
+    )
 
 
 class VerificationSchema(Schema):

@@ -131,7 +131,12 @@ def check_start(session: Session, definition: ProcessDefinition, unit: OrgUnit, 
     """Refuse a start at a retired unit, or for an assisted matter no list covering the unit admits today."""
     if unit.status != "active":
         successor = f"; its area now belongs to {unit.successor_code}" if unit.successor_code else ""
-        raise RuleBroken(f"{unit.name} was {unit.status} and takes no new cases{successor}.")
+        raise RuleBroken(
+            f"{unit.name} was {unit.status} and takes no new cases{successor}.",
+            code="unit_retired",
+            unit=unit.code,
+            successor=unit.successor_code,
+        )
     steps = committee_steps(definition.user_tasks)
     if not steps:
         return
@@ -146,18 +151,30 @@ def check_start(session: Session, definition: ProcessDefinition, unit: OrgUnit, 
     if assist_matters.admitted_matter(session, declared.code, scopes, today) is not None:
         return
     last = assist_matters.last_entry(session, declared.code, scopes)
+    day = None
     if last is None:
-        why = "no list of assisted matters covering it admits the matter"
+        why, code = "no list of assisted matters covering it admits the matter", "matter_not_listed"
     elif last.until_version is not None:
         why = f"the matter was taken off the list in version {last.until_version}" + (
             f" ({last.exit_reason})" if last.exit_reason else ""
         )
+        code = "matter_taken_off"
     elif last.expires_on is not None and last.expires_on < today:
-        why = f"its temporary admission expired on {last.expires_on.isoformat()}"
+        why, code, day = (
+            f"its temporary admission expired on {last.expires_on.isoformat()}",
+            "matter_expired",
+            last.expires_on,
+        )
     else:
-        why = f"its admission takes effect only on {last.effective_from.isoformat()}"
+        day = last.effective_from
+        why, code = f"its admission takes effect only on {day.isoformat()}", "matter_not_yet_admitted"
     raise RuleBroken(
         f"{definition.name} gives {unit.name} work ({', '.join(steps[:3])}) for the assisted matter "
         f"{declared.code}, but {why}; a committee may refuse matters not on the list "
-        "(上海市居民委员会工作条例第二十七条)."
+        "(上海市居民委员会工作条例第二十七条).",
+        code=code,
+        process=definition.name,
+        unit=unit.code,
+        matter=declared.code,
+        day=day.isoformat() if day else None,
     )

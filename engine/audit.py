@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, AuditStream, AuditTombstone, ProcessInstance, utcnow
@@ -163,11 +163,17 @@ def lock_system_stream(session: Session, dialect: str) -> None:
 
 @dataclass(frozen=True)
 class BrokenLink:
+    """One row that breaks its chain (or a chain whose rows are gone): where, since when and why.
+
+    `code` names the kind of break for translations: changed, relinked, missing, cut, emptied, tombstone.
+    """
+
     stream: str
     instance_id: str | None
     seq: int
     at: str
     reason: str
+    code: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -176,6 +182,7 @@ class BrokenLink:
             "seq": self.seq,
             "at": self.at,
             "reason": self.reason,
+            "code": self.code,
         }
 
 
@@ -190,7 +197,11 @@ class Verification:
 
 
 def verify(session: Session, instance_id: str | None = None, batch: int = 5000) -> Verification:
-    """Replay every chain (or one instance's); report the first broken row of each stream."""
+    """Replay every chain (or one instance's); report every row that breaks its chain, and every chain
+    whose head names rows that are gone.
+
+    A row is checked against the row before it as stored, so the rows after a changed one are checked
+    on their own: two changed rows are two reports, each with the time it was written."""
     query = select(AuditEvent).order_by(AuditEvent.stream, AuditEvent.seq)
     if instance_id is not None:
         query = query.where(AuditEvent.stream == instance_id)
@@ -199,30 +210,52 @@ def verify(session: Session, instance_id: str | None = None, batch: int = 5000) 
     stream: str | None = None
     prev_hash = ""
     expected_seq = 1
-    stream_broken = False
     for event in session.execute(query.execution_options(yield_per=batch)).scalars():
         if event.stream != stream:
-            _check_head(session, stream, prev_hash, stream_broken, expected_seq, broken)
-            stream, prev_hash, expected_seq, stream_broken = event.stream, "", 1, False
+            _check_head(session, stream, prev_hash, expected_seq, broken)
+            stream, prev_hash, expected_seq = event.stream, "", 1
         checked += 1
-        if stream_broken:
-            continue
-        reason = None
+        reason = code = None
         if event.seq != expected_seq:
-            reason = f"row {expected_seq} is missing (found {event.seq} next)"
+            reason, code = f"row {expected_seq} is missing (found {event.seq} next)", "missing"
         elif event.prev_hash != prev_hash:
-            reason = "its prev_hash does not match the row before it"
+            reason, code = "its prev_hash does not match the row before it", "relinked"
         elif compute_hash(prev_hash, event) != event.hash:
-            reason = "its content does not match its hash (the row was changed)"
+            reason, code = "its content does not match its hash (the row was changed)", "changed"
         if reason:
-            broken.append(BrokenLink(event.stream, event.instance_id, event.seq, _iso(event.at), reason))
-            stream_broken = True
+            broken.append(BrokenLink(event.stream, event.instance_id, event.seq, _iso(event.at), reason, code))
         prev_hash = event.hash
         expected_seq = event.seq + 1
-    _check_head(session, stream, prev_hash, stream_broken, expected_seq, broken)
+    _check_head(session, stream, prev_hash, expected_seq, broken)
+    _check_emptied(session, instance_id, broken)
     if instance_id is None:
         _check_tombstones(session, broken)
     return Verification(ok=not broken, checked=checked, broken=broken)
+
+
+def _check_emptied(session: Session, instance_id: str | None, broken: list[BrokenLink]) -> None:
+    """A chain whose head says it has rows, but none is left: the whole history was deleted."""
+    has_rows = exists().where(AuditEvent.stream == ProcessInstance.id)
+    query = select(ProcessInstance.id, ProcessInstance.audit_seq).where(ProcessInstance.audit_seq > 0, ~has_rows)
+    if instance_id is not None:
+        query = query.where(ProcessInstance.id == instance_id)
+    gone = list(session.execute(query.order_by(ProcessInstance.id)))
+    if instance_id is None:
+        system = session.get(AuditStream, SYSTEM_STREAM)
+        no_system_rows = ~exists().where(AuditEvent.stream == SYSTEM_STREAM)
+        if system is not None and system.seq > 0 and session.execute(select(no_system_rows)).scalar():
+            gone.insert(0, (SYSTEM_STREAM, system.seq))
+    for stream, seq in gone:
+        broken.append(
+            BrokenLink(
+                stream,
+                None if stream == SYSTEM_STREAM else stream,
+                1,
+                "",
+                f"its head says row {seq} but none of its rows is left: the whole chain was removed",
+                "emptied",
+            )
+        )
 
 
 def hashes_digest(hashes: list[str]) -> str:
@@ -247,20 +280,14 @@ def _check_tombstones(session: Session, broken: list[BrokenLink]) -> None:
                     stone.first_seq,
                     _iso(stone.purged_at),
                     "its tombstone does not match the purge the system chain recorded (rows were removed)",
+                    "tombstone",
                 )
             )
 
 
-def _check_head(
-    session: Session,
-    stream: str | None,
-    last_hash: str,
-    stream_broken: bool,
-    next_seq: int,
-    broken: list[BrokenLink],
-) -> None:
+def _check_head(session: Session, stream: str | None, last_hash: str, next_seq: int, broken: list[BrokenLink]) -> None:
     """Rows cut off the end of a chain show as a head that the last row does not reach."""
-    if stream is None or stream_broken:
+    if stream is None:
         return
     if stream == SYSTEM_STREAM:
         head = session.get(AuditStream, stream)
@@ -278,5 +305,6 @@ def _check_head(
                 next_seq,
                 "",
                 f"the chain ends at row {next_seq - 1} but its head says row {head_seq}: rows were removed",
+                "cut",
             )
         )

@@ -5,10 +5,12 @@ carrying the head of the case's audit chain:
 - JSON: the whole case plus `format`, `exported_at`, `exported_by` and a `signature` block over the
   canonical JSON of everything else. The file is written in one fixed layout (sorted keys, two-space
   indent), so a changed byte is caught even where it would not change the parsed content.
-- CSV: the audit events (with their hashes) under one comment line that names the case, the signature
-  and the chain head: `# case ID (...), N events, signed Ed25519 PUBLIC_KEY SIGNATURE, chain head HASH`.
-  The signature covers the whole file as it would read with the SIGNATURE left empty, so the file stays
-  one comment line and a plain table for spreadsheets.
+- CSV: the whole case in one file: a comment line that names the case, what it holds, the signature and
+  the chain head (`# case ID (...), N events, T tasks, C comments, signed Ed25519 PUBLIC_KEY SIGNATURE,
+  chain head HASH`), then one section per part, each under a `# section NAME` line: `instance` and
+  `definition` as field,value rows (the BPMN by its sha256), then the tables `tasks`, `events` (with
+  their hashes) and `comments`. The signature covers the whole file as it would read with the SIGNATURE
+  left empty; an older export (events only, no sections) is still read.
 - HTML: the printable case file; its last line is `<!-- govflow-signature {...} -->` over every byte above
   it, and it embeds the JSON case so the chain can be replayed from the file alone.
 
@@ -33,6 +35,10 @@ HTML_SIGNATURE, HTML_SIGNATURE_END = "<!-- govflow-signature ", " -->"
 EMBED_START = '<script type="application/json" id="govflow-case">'
 EMBED_END = "</script>"
 CSV_FIRST_LINE = re.compile(r"^# case (?P<id>\S+) .*, chain head (?P<head>[0-9a-f]*)$")
+CSV_COUNTS = re.compile(r", (?P<events>\d+) events, (?P<tasks>\d+) tasks, (?P<comments>\d+) comments,")
+SECTION = "# section "
+CSV_SECTIONS = ("instance", "definition", "tasks", "events", "comments")
+EVENT_COLUMNS = ("seq", "at", "actor", "role", "org_unit", "action", "element_id", "data", "prev_hash", "hash")
 
 
 def json_layout(document: dict) -> bytes:
@@ -49,6 +55,66 @@ def signed_json(case: dict, key: ExportKey, exported_by: str, exported_at: str) 
 def _signed_text(text: str, key: ExportKey, opening: str, closing: str) -> bytes:
     body = (text if text.endswith("\n") else text + "\n").encode()
     return body + f"{opening}{canonical_json(key.sign(body))}{closing}\n".encode()
+
+
+def case_csv(case: dict) -> str:
+    """The whole case (`views.case_export`) as one CSV text in sections; the first line names the chain head."""
+    instance, definition = case["instance"], case["definition"]
+    tasks, events, comments = case["tasks"], case["events"], case["comments"]
+    out = io.StringIO()
+    out.write(
+        f"# case {instance['id']} ({instance['process_key']} v{instance['version']}), {len(events)} events, "
+        f"{len(tasks)} tasks, {len(comments)} comments, chain head {case['chain_head']}\n"
+    )
+    writer = csv.writer(out, lineterminator="\n")
+    reference = {k: v for k, v in definition.items() if k != "bpmn_xml"}  # the BPMN by its hash
+    for name, fields in (("instance", instance), ("definition", reference)):
+        writer.writerow([SECTION + name])
+        writer.writerows([("field", "value"), *((k, _cell(v)) for k, v in fields.items())])
+    writer.writerow([SECTION + "tasks"])
+    _table(writer, tasks)
+    writer.writerow([SECTION + "events"])
+    writer.writerow(EVENT_COLUMNS)
+    for e in events:
+        actor = e["actor"]
+        writer.writerow(
+            [e["seq"], e["at"], actor["username"], actor["role"], actor["org_unit"], e["action"], e["element_id"]]
+            + [_cell(e["data"]), e["prev_hash"], e["hash"]]
+        )
+    writer.writerow([SECTION + "comments"])
+    _table(writer, comments)
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    )
+
+
+def _table(writer: csv.writer, records: list[dict]) -> None:
+    if records:
+        writer.writerow(list(records[0]))
+        writer.writerows([_cell(v) for v in record.values()] for record in records)
+
+
+def csv_sections(text: str) -> dict[str, list[dict]] | None:
+    """The sections of a CSV export's body (after its first line), each a list of rows by column name;
+    None for an older export without sections (its body is the events table alone)."""
+    sections: dict[str, list[list[str]]] = {}
+    current = None
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) == 1 and row[0].startswith(SECTION):
+            current = sections.setdefault(row[0][len(SECTION) :], [])
+        elif current is not None:
+            current.append(row)
+        elif row:
+            return None
+    return {name: [dict(zip(rows[0], row, strict=False)) for row in rows[1:]] for name, rows in sections.items()}
 
 
 def signed_csv(text: str, key: ExportKey) -> bytes:
@@ -197,9 +263,19 @@ def _check_csv(data: bytes, trusted_key: str | None) -> ExportCheck:
         check.problems.append("The first line does not name the case and its chain head.")
         return check
     check.instance_id = matched["id"]
+    try:
+        sections = csv_sections(rest)
+    except csv.Error:
+        check.problems.append("The file cannot be read as CSV.")
+        return check
+    if sections is None:  # an export from before the sections: the events table alone
+        rows = list(csv.DictReader(io.StringIO(rest)))
+    else:
+        rows = sections.get("events", [])
+        _check_csv_sections(check, first, sections)
     events = []
     try:
-        for row in csv.DictReader(io.StringIO(rest)):
+        for row in rows:
             events.append(
                 {
                     "stream": matched["id"],
@@ -223,6 +299,25 @@ def _check_csv(data: bytes, trusted_key: str | None) -> ExportCheck:
         return check
     _check_chain(check, events, matched["head"])
     return check
+
+
+def _check_csv_sections(check: ExportCheck, first: str, sections: dict[str, list[dict]]) -> None:
+    """Every part of the case is there, as many rows as the first line says, and the instance is the case."""
+    missing = [name for name in CSV_SECTIONS if name not in sections]
+    if missing:
+        check.problems.append(f"The file lacks the section(s) {', '.join(missing)}.")
+    counts = CSV_COUNTS.search(first)
+    for part in ("events", "tasks", "comments"):
+        if counts is not None and part in sections and len(sections[part]) != int(counts[part]):
+            check.problems.append(
+                f"The first line counts {counts[part]} {part} but the file holds {len(sections[part])}."
+            )
+    instance = {row.get("field"): row.get("value") for row in sections.get("instance", [])}
+    if "instance" in sections and instance.get("id") != check.instance_id:
+        check.problems.append("The instance section is not the case the first line names.")
+    definition = {row.get("field"): row.get("value") for row in sections.get("definition", [])}
+    if "definition" in sections and not re.fullmatch(r"[0-9a-f]{64}", definition.get("bpmn_sha256") or ""):
+        check.problems.append("The definition section does not name the BPMN version by its sha256.")
 
 
 def _check_html(data: bytes, trusted_key: str | None) -> ExportCheck:

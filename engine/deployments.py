@@ -187,7 +187,7 @@ def find_definition(session: Session, key: str, version: int | None = None) -> P
     definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
     if definition is None:
         pinned = f" version {version}" if version is not None else ""
-        raise NotFound(f"There is no deployed process {key!r}{pinned}.")
+        raise NotFound(f"There is no deployed process {key!r}{pinned}.", code="no_process", process=key)
     return definition
 
 

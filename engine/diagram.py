@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from engine.spiff import runtime
 
@@ -40,6 +41,22 @@ def diagram_path(tasks: list[runtime.StoredTask], sequence_flows: list[list[str]
         "flows": list(flows),
         "counts": {element: n for element, n in visits.items() if n > 1},
     }
+
+
+# Audit actions that each mark one arrival at an element: a step created or reopened, a gateway passed.
+ARRIVALS = frozenset({"task_created", "task_reopened", "gateway_taken"})
+
+
+def with_recorded_visits(path: dict, arrived_at: Iterable[str | None]) -> dict:
+    """The path with visit counts that survive a return: going back to a step drops SpiffWorkflow's tasks
+    after it, so visits are also counted from the audit trail's arrivals (`arrived_at`: the element of
+    each ARRIVALS event, in any order); the larger count of the two wins."""
+    recorded = Counter(e for e in arrived_at if e)
+    counts = dict(path["counts"])
+    for element, n in recorded.items():
+        if n > 1 and n > counts.get(element, 0):
+            counts[element] = n
+    return path | {"counts": counts}
 
 
 def _shown_parent(task: runtime.StoredTask, by_id: dict[str, runtime.StoredTask]) -> runtime.StoredTask | None:

@@ -1,7 +1,11 @@
 """What can go wrong in a govflow command, in domain words.
 
-Every error carries a sentence a user can read (`str(err)`); `api/errors.py` maps each class to an
-HTTP status once, and the CLI prints the sentence and exits non-zero.
+Every error carries a sentence a user can read (`str(err)`, English: the API's `detail` and the CLI's
+line); `api/errors.py` maps each class to an HTTP status once, and the CLI prints the sentence and exits
+non-zero. An error an official can meet in the workspace also carries a stable `code` and the `params`
+its sentence names (`NotAllowed("...", code="not_candidate", user="wu", task="街道审核", ...)`): the
+workspace says it in the page's language from its catalogues (`error.<code>`, web/messages.py), and a
+test checks every code raised in engine/ has a text in each catalogue.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ class GovflowError(Exception):
 
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+        self.params = params
 
     def __str__(self) -> str:
         return self.message
@@ -92,7 +98,7 @@ class BundleInvalid(RuleBroken):
         self.problems = list(problems)
         lines = "; ".join(str(p) for p in self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(f"The bundle was not deployed: {lines}{more}")
+        super().__init__(f"The bundle was not deployed: {lines}{more}", code="bundle_invalid", count=len(problems))
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ class FormInvalid(RuleBroken):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = list(errors)
         detail = "; ".join(f"{e.field}: {e.message}" for e in self.errors[:5])
-        super().__init__(f"The form has errors: {detail}")
+        super().__init__(f"The form has errors: {detail}", code="form_invalid")
 
 
 class ScriptRefused(GovflowError):

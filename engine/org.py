@@ -23,7 +23,7 @@ class Candidate:
 def get_unit(session: Session, code: str) -> OrgUnit:
     unit = session.get(OrgUnit, code)
     if unit is None:
-        raise UnknownOrgUnit(f"There is no org unit with code {code!r}.")
+        raise UnknownOrgUnit(f"There is no org unit with code {code!r}.", code="no_org_unit", unit=code)
     return unit
 
 

@@ -75,7 +75,7 @@ def decode_cursor(list_name: str, keys: tuple[SortKey, ...], cursor: str) -> lis
             raise ValueError("shape")
         return [_typed(key, value) for key, value in zip(keys, parsed[1:], strict=True)]
     except (ValueError, TypeError, UnicodeError, binascii.Error) as exc:
-        raise RuleBroken(_BAD_CURSOR) from exc
+        raise RuleBroken(_BAD_CURSOR, code="bad_cursor") from exc
 
 
 def _typed(key: SortKey, value: Any) -> Any:
@@ -109,7 +109,7 @@ def _after(keys: tuple[SortKey, ...], values: list[Any]) -> ColumnElement[bool]:
 
 def check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise RuleBroken(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+        raise RuleBroken(f"limit must be a whole number from 1 to {MAX_LIMIT}.", code="bad_limit", limit=MAX_LIMIT)
 
 
 def page(

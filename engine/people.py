@@ -67,7 +67,7 @@ def validate_roles(roles: list[str]) -> None:
 def load_person(session: Session, username: str) -> Person:
     user = session.get(UserAccount, username)
     if user is None or not user.active:
-        raise UnknownUser(f"There is no active user {username!r}.")
+        raise UnknownUser(f"There is no active user {username!r}.", code="no_user", user=username)
     rows = session.execute(select(RoleAssignment).where(RoleAssignment.username == username)).scalars()
     holdings = tuple(sorted((Holding(r.role, r.org_code) for r in rows), key=lambda h: (h.role, h.org_code)))
     return Person(user.username, user.display_name, holdings)

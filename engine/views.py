@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import datetime
 
 from engine.models import (
@@ -181,25 +178,6 @@ def case_export(
         "comments": [case_comment(c) for c in comments],
         "chain_head": instance.audit_head,
     }
-
-
-CASE_CSV_COLUMNS = ("seq", "at", "actor", "role", "org_unit", "action", "element_id", "data", "prev_hash", "hash")
-
-
-def case_csv(instance: ProcessInstance, events: list[AuditEvent]) -> str:
-    """The case's audit events as one CSV table; the first line, a comment, names the chain head."""
-    out = io.StringIO()
-    out.write(
-        f"# case {instance.id} ({instance.process_key} v{instance.process_version}), "
-        f"{len(events)} events, chain head {instance.audit_head}\n"
-    )
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CASE_CSV_COLUMNS)
-    for e in events:
-        data = json.dumps(e.data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        row = [e.seq, iso(e.at), e.actor, e.actor_role, e.actor_org, e.action, e.element_id, data, e.prev_hash, e.hash]
-        writer.writerow(row)
-    return out.getvalue()
 
 
 # --- jobs (time and events) ---------------------------------------------------------------------------

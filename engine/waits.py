@@ -30,6 +30,8 @@ from engine.spiff.timer_events import WaitingTimer
 from engine.store import LiveWorkflow
 
 TIMER, MESSAGE, START_TIMER = "timer", "message", "start_timer"
+# The daily purge of finished instances older than the retention (engine/commands/auditing.py): one row.
+RETENTION_PURGE = "retention_purge"
 WAITING, RETRYING, INCIDENT = "waiting", "retrying", "incident"
 # The waits of an instance that has none written yet (a new one): no timer jobs, no subscriptions.
 NOTHING_WRITTEN: tuple = ({}, frozenset())

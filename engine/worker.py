@@ -1,9 +1,11 @@
 """`govflow worker`: claims due jobs and runs each as a command, beside any number of API processes.
 
 Several workers on one PostgreSQL share the work (claims use FOR UPDATE SKIP LOCKED; a job runs under its
-instance's row lock and checks that the claim is still its own). SIGTERM and SIGINT let the job in hand
-finish, give the rest of the batch back and exit 0; a worker killed outright leaves claims that run out
-after GOVFLOW_JOB_LOCK_SECONDS, and another worker takes those jobs then.
+instance's row lock and checks that the claim is still its own). Besides timers and messages, a worker runs
+the daily purge of finished instances past the retention (one job row while a retention is set, see
+engine/commands/auditing.py), so however many workers run, one of them purges each day. SIGTERM and
+SIGINT let the job in hand finish, give the rest of the batch back and exit 0; a worker killed outright
+leaves claims that run out after GOVFLOW_JOB_LOCK_SECONDS, and another worker takes those jobs then.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ class Worker:
             "%s started (batch %d, poll %.1f s, database %s)", self.name, self.batch, self.poll, self.engine.dialect
         )
         done = 0
+        try:
+            self.engine.schedule_retention_purge()  # the daily purge, for a retention set before it existed
+        except DatabaseUnavailable as exc:
+            log.warning("%s: %s; the daily purge is scheduled when a retention is next set", self.name, exc)
         while not self._stop.is_set():
             try:
                 outcomes = run_due(self.engine, self.name, self.batch, self._stop.is_set)

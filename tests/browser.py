@@ -1,7 +1,8 @@
 """Playwright (python) driving Debian's chromium against `govflow serve`: the fixture browser tests use.
 
 `officials(username)` opens a fresh browser context, signs in through the sign-in page and returns the
-page on the inbox; `screenshot(page, name)` saves tests/artifacts/<name>.png. Never `playwright install`:
+page on the inbox; `screenshot(page, name)` saves tests/artifacts/<name>.png; `fits_and_is_named(page)`
+checks the page fits the window's width and a screen reader can name every control on it. Never `playwright install`:
 the browser is Debian's (/usr/bin/chromium, installed by the Makefile).
 """
 
@@ -67,6 +68,40 @@ def officials(chromium, server: Server) -> Iterator[Callable[..., object]]:  # n
     yield sign_in
     for context in contexts:
         context.close()
+
+
+# A page fits when nothing makes it wider than the window (no sideways scrolling).
+OVERFLOW = """() => ({width: document.documentElement.scrollWidth, window: window.innerWidth,
+    wider: [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)})"""
+# What a screen reader can say: every field has a label (or aria-label / aria-labelledby) — an option's
+# text is not a label — and every visible link, button and summary has a name.
+UNNAMED = """() => {
+  const said = e => (e.getAttribute('aria-label') || '').trim() || (e.getAttribute('aria-labelledby') || '')
+      .split(/\\s+/).filter(Boolean).map(id => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
+  const shown = e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+  const fields = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+      .filter(e => !((e.labels && e.labels.length) || said(e)));
+  const controls = [...document.querySelectorAll('a[href], button, summary, [role=button]')].filter(shown)
+      .filter(e => !((e.innerText || e.textContent || '').trim() || said(e) || (e.getAttribute('title') || '').trim()
+          || [...e.querySelectorAll('img[alt]')].some(i => i.alt.trim())));
+  return [...fields, ...controls].map(e => e.outerHTML.slice(0, 160));
+}"""
+
+
+def fits_and_is_named(page, where: str) -> None:  # noqa: ANN001
+    """The page fits the window's width and a screen reader can name every control on it."""
+    page.wait_for_load_state()
+    layout = page.evaluate(OVERFLOW)
+    assert layout["width"] <= layout["window"], (where, layout)
+    assert page.evaluate(UNNAMED) == [], where
+
+
+def console_errors(page) -> list[str]:  # noqa: ANN001
+    """Errors the page logs to the console, from now on (script errors are in page.script_errors)."""
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    return errors
 
 
 def screenshot(page, name: str) -> Path:  # noqa: ANN001

@@ -6,11 +6,11 @@ Flask's test client against a real database: every test runs on SQLite and on Po
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
 
+from engine.case_file import csv_sections
 from tests.conftest import DATA, PASSWORD, ApiClient, problem_of
 
 ISSUE = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
@@ -285,6 +285,18 @@ def test_the_diagram_path_of_a_running_and_then_completed_petition(api: ApiClien
     assert problem_of(api.get(f"/process-instances/{NO_SUCH_ID}/path", "auditor"))["status"] == 404
 
 
+def test_a_step_returned_once_counts_two_visits_on_the_diagram(api: ApiClient) -> None:
+    instance, register_id, review_id = to_review(api)
+    back = api.post(f"/tasks/{review_id}/return", "zhang", json={"reason": "户数有误", "to_element": "register_issue"})
+    assert back.status_code == 200, back.json
+    path = f"/process-instances/{instance['id']}/path"
+    assert api.get(path, "auditor").json["counts"] == {"register_issue": 2}  # open again: its second visit
+    assert complete(api, register_id, "wang", ISSUE).status_code == 200
+    again = api.get(path, "auditor").json
+    assert again["counts"] == {"register_issue": 2, "route_by_share": 2, "review_petition": 2}
+    assert again["active"] == ["review_petition"]
+
+
 # --- case exports ----------------------------------------------------------------------------------
 
 
@@ -312,8 +324,12 @@ def test_a_case_is_exported_as_json_or_csv_with_the_head_of_its_audit_chain(api:
     assert as_csv.headers["Content-Disposition"] == f'attachment; filename="case-{instance["id"]}.csv"'
     first_line, rest = as_csv.get_data(as_text=True).split("\n", 1)
     assert first_line.startswith("# ") and first_line.endswith(f"chain head {events[-1]['hash']}")
-    rows = list(csv.DictReader(io.StringIO(rest)))
-    assert [(int(r["seq"]), r["action"]) for r in rows] == [(e["seq"], e["action"]) for e in events]
+    sections = csv_sections(rest)
+    assert [(int(r["seq"]), r["action"]) for r in sections["events"]] == [(e["seq"], e["action"]) for e in events]
+    assert {t["element_id"]: t["completed_by"] for t in sections["tasks"]} == {
+        "register_issue": "wang",
+        "review_petition": "zhang",
+    }
 
     xlsx = api.get(f"{export}?format=xlsx", "auditor")
     assert xlsx.status_code == 422 and [e["field"] for e in problem_of(xlsx)["errors"]] == ["format"]

@@ -32,6 +32,7 @@ def test_an_auditor_may_read_a_case_but_not_complete_claim_deploy_or_cancel(api:
     }
     for name, answer in attempts.items():
         assert problem_of(answer)["status"] == 403, name
+    assert problem_of(attempts["claim"])["code"] == "not_candidate"  # the stable name beside the sentence
     for read in ("", "/history", "/path", "/export"):
         assert api.get(f"/process-instances/{instance['id']}{read}", "auditor").status_code == 200, read
     # nothing the auditor tried changed the case

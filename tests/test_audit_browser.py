@@ -24,11 +24,11 @@ from engine.case_file import verify_export
 from engine.config import Settings
 from engine.models import HumanTask
 from engine.signing import existing_key
-from tests.browser import PHONE, screenshot
+from tests.browser import PHONE, fits_and_is_named, screenshot
 from tests.conftest import DATA
 from tests.serving import Server
 from tests.test_audit_workspace import tamper
-from tests.test_workspace_browser import UNLABELLED, WEB_BUNDLE
+from tests.test_workspace_browser import WEB_BUNDLE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,11 +36,15 @@ PROCEDURE = "居民区议事（工作台测试）"
 BUSINESS_KEY = "YT-2026-300"
 
 
-def finish_a_deliberation(server: Server, org: Engine) -> str:
-    """Deploy the bundle and work the case to its end through the REST API; the review is done late."""
+def deploy_the_bundle(server: Server) -> None:
     files = [("files", (name, io.BytesIO((DATA / "web" / name).read_bytes()))) for name in WEB_BUNDLE]
     with server.client("designer") as designer:
         assert designer.post("/deployments", files=[(k, (n, f.read())) for k, (n, f) in files]).status_code == 201
+
+
+def finish_a_deliberation(server: Server, org: Engine) -> str:
+    """Deploy the bundle and work the case to its end through the REST API; the review is done late."""
+    deploy_the_bundle(server)
     with server.client("wang") as wang, server.client("zhang") as zhang:
         body = {"process_key": "workspace_deliberation", "org_unit": "qiaoyi", "business_key": BUSINESS_KEY}
         instance = wang.post("/process-instances", json=body).json()
@@ -107,7 +111,7 @@ def test_an_auditor_verifies_and_exports_a_finished_deliberation_and_sees_a_chan
     auditor.get_by_role("button", name="核验本案卷").click()
     auditor.locator("#verification", has_text="核验通过").wait_for()
     screenshot(auditor, "audit_case_verified_laptop")
-    assert auditor.evaluate(UNLABELLED) == []
+    fits_and_is_named(auditor, "case, laptop")
 
     with auditor.expect_download() as download:
         auditor.get_by_role("link", name="下载 JSON（含签名）").click()
@@ -143,6 +147,36 @@ def test_an_auditor_verifies_and_exports_a_finished_deliberation_and_sees_a_chan
     phone.goto(auditor.url)
     phone.locator("#audit-diagram[data-ready=true]").wait_for()
     screenshot(phone, "audit_case_phone")
-    assert phone.evaluate(UNLABELLED) == []
+    fits_and_is_named(phone, "case, phone")
     for page in (auditor, phone):
         assert page.script_errors == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_diagram_counts_a_step_returned_once_twice_and_marks_where_a_running_case_waits(
+    server: Server,
+    officials,  # noqa: ANN001
+) -> None:
+    deploy_the_bundle(server)
+    issue = {"title": "加装电梯", "description": "3号楼居民联名申请", "households": 24}
+    with server.client("wang") as wang, server.client("zhang") as zhang:
+        body = {"process_key": "workspace_deliberation", "org_unit": "qiaoyi", "business_key": "YT-2026-301"}
+        instance = wang.post("/process-instances", json=body).json()
+        register_id = instance["tasks"][0]["id"]
+        review = wang.post(f"/tasks/{register_id}/complete", json={"data": issue}).json()["next_tasks"][0]
+        back = {"reason": "户数有误，请核实", "to_element": "register_issue"}
+        assert zhang.post(f"/tasks/{review['id']}/return", json=back).status_code == 200
+        assert wang.post(f"/tasks/{register_id}/complete", json={"data": issue}).status_code == 200
+
+    auditor = officials("auditor")
+    auditor.goto(f"{server.url}/audit/instances/{instance['id']}")
+    auditor.locator("#audit-diagram[data-ready=true]").wait_for()
+    badge = auditor.locator('.djs-overlays[data-container-id="register_issue"] .gf-count')
+    assert badge.inner_text() == "×2" and badge.get_attribute("aria-label") == "×2"
+    assert auditor.locator('.djs-overlays[data-container-id="street_review"] .gf-count').inner_text() == "×2"
+    assert auditor.locator('.djs-element.gf-current[data-element-id="street_review"]').count() == 1
+    assert auditor.locator(".djs-element.gf-current").count() == 1  # the running case waits there only
+    assert auditor.locator('.djs-element.gf-done[data-element-id="register_issue"]').count() == 1
+    fits_and_is_named(auditor, "running case, laptop")
+    screenshot(auditor, "audit_case_returned_laptop")
+    assert auditor.script_errors == []

@@ -85,6 +85,46 @@ def test_an_auditor_searches_saves_the_search_and_opens_the_case(app, deliberati
     assert 'id="replay"' in case and 'data-path="' in case
 
 
+def test_a_step_still_open_or_withdrawn_past_its_due_time_is_marked_late_on_the_timeline(
+    app,  # noqa: ANN001
+    deliberation: Engine,
+) -> None:
+    cases = {}
+    for key in ("YT-OPEN", "YT-CANCELLED", "YT-ON-TIME"):
+        instance = deliberation.start(
+            "workspace_deliberation", "qiaoyi", by=who(deliberation, "wang"), business_key=key
+        )
+        [review] = deliberation.complete(instance["tasks"][0]["id"], who(deliberation, "wang"), ISSUE)["next_tasks"]
+        due = datetime.now(UTC) + (timedelta(days=3) if key == "YT-ON-TIME" else -timedelta(hours=1))
+        with deliberation.transaction() as session:
+            session.execute(update(HumanTask).where(HumanTask.id == review["id"]).values(due_at=due))
+        cases[key] = instance["id"]
+    deliberation.cancel(cases["YT-CANCELLED"], "重复登记", by=who(deliberation, "admin"))
+    auditor = Browser(app, "auditor")
+
+    def review_created(key: str) -> str:
+        page = auditor.get(f"/audit/instances/{cases[key]}").get_data(as_text=True)
+        entries = re.findall(r'<li id="event-\d+" class="(late)?">(.*?)</li>', page, re.S)
+        [(late, entry)] = [(late, entry) for late, entry in entries if "「街道审核」开始办理" in entry]
+        return late + " " + re.sub(r"\s+", " ", entry)
+
+    assert review_created("YT-OPEN").startswith("late ") and "已超期，至今未办结（期限" in review_created("YT-OPEN")
+    assert "已超期，未办结即撤销（期限" in review_created("YT-CANCELLED")
+    assert "已超期" not in review_created("YT-ON-TIME")
+    assert "超期步骤" in text_of(auditor.get(f"/audit/instances/{cases['YT-OPEN']}"))
+
+
+def test_an_auditor_on_a_task_page_is_offered_nothing_the_engine_would_refuse(app, deliberation: Engine) -> None:  # noqa: ANN001
+    instance = deliberation.start("workspace_deliberation", "qiaoyi", by=who(deliberation, "wang"), business_key="YT-1")
+    register = instance["tasks"][0]["id"]
+    forms = re.compile(r'<form method="post" action="/tasks/[^/]+/(\w+)"')
+    assert forms.findall(Browser(app, "auditor").get(f"/tasks/{register}").get_data(as_text=True)) == []
+    # an official above the committee is offered what the engine lets them do: urge it, comment on it
+    offered = forms.findall(Browser(app, "zhang").get(f"/tasks/{register}").get_data(as_text=True))
+    assert offered == ["urge", "comment"]
+    assert Browser(app, "zhang").post(f"/tasks/{register}/urge", {"comment": "请尽快"}).status_code == 303
+
+
 def test_verification_on_the_case_page_names_the_changed_row(app, deliberation: Engine) -> None:  # noqa: ANN001
     done = finished(deliberation)
     auditor = Browser(app, "auditor")
@@ -102,6 +142,23 @@ def test_verification_on_the_case_page_names_the_changed_row(app, deliberation: 
     assert "核验未通过" in broken and f"第 {changed['seq']} 条" in broken and "记录被改动过" in broken
     everything = text_of(auditor.get("/audit/verify", headers={"HX-Request": "true"}))
     assert f'href="/audit/instances/{done["id"]}"' in everything
+
+
+def test_a_case_whose_audit_rows_were_all_deleted_shows_as_broken_on_the_page_and_in_the_api(
+    app,  # noqa: ANN001
+    deliberation: Engine,
+) -> None:
+    done = finished(deliberation)
+    tamper(deliberation, "DELETE FROM audit_event WHERE stream = :s", s=done["id"])
+    auditor = Browser(app, "auditor")
+    page = text_of(auditor.get(f"/audit/instances/{done['id']}/verify", headers={"HX-Request": "true"}))
+    assert "核验未通过" in page and "整条记录链" in page and "记录链的每一行都已被删除" in page
+    everything = text_of(auditor.get("/audit/verify", headers={"HX-Request": "true"}))
+    assert "核验未通过" in everything and f'href="/audit/instances/{done["id"]}"' in everything
+    answer = auditor.get(f"/api/v1/audit/verify?instance_id={done['id']}").json
+    assert answer["ok"] is False and [(b["instance_id"], b["code"]) for b in answer["broken"]] == [
+        (done["id"], "emptied")
+    ]
 
 
 def test_the_printable_case_file_is_signed_and_verifies_offline(app, deliberation: Engine) -> None:  # noqa: ANN001

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from engine import Engine
-from engine.case_file import verify_export
+from engine.case_file import CSV_SIGNED, SECTION, csv_sections, signed_csv, verify_export
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import AuditEvent, AuditTombstone, HumanTask, ProcessInstance
 from tests.conftest import DATA, read_bundle, who
@@ -46,8 +46,8 @@ def tamper(engine: Engine, statement: str, **params: object) -> None:
             conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
             conn.execute(text("ALTER TABLE audit_tombstone DISABLE TRIGGER audit_tombstone_append_only"))
         else:
-            for trigger in ("audit_event_no_update", "audit_tombstone_no_update"):
-                conn.execute(text(f"DROP TRIGGER {trigger}"))
+            for trigger in ("audit_event_no_update", "audit_event_no_delete", "audit_tombstone_no_update"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
         conn.execute(text(statement), params)
         if engine.dialect == "postgresql":
             conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
@@ -152,17 +152,33 @@ def test_an_export_rewritten_and_re_signed_with_another_key_is_rejected(petition
     assert any("trusted key" in p for p in check.problems) and any("Event 3" in p for p in check.problems)
 
 
-def test_a_signed_csv_export_verifies_and_a_changed_byte_is_rejected(petition: Engine) -> None:
+def test_a_signed_csv_export_of_the_whole_case_verifies_and_a_changed_byte_is_rejected(petition: Engine) -> None:
     engine = petition
-    instance = reviewed_petition(engine)
+    instance = start_petition(engine)
+    engine.add_comment(instance["tasks"][0]["id"], who(engine, "wang"), "请街道尽快审核")
+    done = engine.complete(instance["tasks"][0]["id"], who(engine, "wang"), ISSUE)
+    engine.complete(done["next_tasks"][0]["id"], who(engine, "zhang"), {"decision": "approve", "opinion": "同意"})
     data = engine.signed_export(instance["id"], who(engine, "zhang"), format="csv")
     trusted = engine.export_public_key()["public_key"]
-    assert ", signed Ed25519 " in data.decode().splitlines()[0]
+    first, rest = data.decode().split("\n", 1)
+    assert ", signed Ed25519 " in first
+    sections = csv_sections(rest)
+    assert [len(sections[s]) for s in ("tasks", "comments")] == [2, 1] and sections["comments"][0][
+        "text"
+    ] == "请街道尽快审核"
     check = verify_export(data, trusted)
     assert check.ok, check.problems
     assert check.kind == "csv" and check.events == len(engine.history(instance["id"]))
     changed = data.replace(b",wang,", b",wanq,", 1)
     assert changed != data and not verify_export(changed, trusted).ok
+    in_comments = data.replace("请街道尽快审核".encode(), "请街道不必审核".encode())
+    assert not verify_export(in_comments, trusted).ok
+
+    # a copy without its comments, signed again with the very key: the file says what it lacks
+    cut = rest[: rest.index(SECTION + "comments")]
+    resigned = signed_csv(CSV_SIGNED.sub("", first) + "\n" + cut, engine.export_key())
+    check = verify_export(resigned, trusted)
+    assert check.problems == ["The file lacks the section(s) comments."], check.problems
 
 
 # --- verification says which rows and since when ---------------------------------------------------------
@@ -185,6 +201,45 @@ def test_verification_names_the_changed_row_and_when_it_was_written(petition: En
     assert broken["seq"] == changed["seq"] and "changed" in broken["reason"]
     assert datetime.fromisoformat(broken["at"]) == datetime.fromisoformat(changed["at"])
     assert engine.verify(who(engine, "auditor"))["broken"] == [broken]
+
+
+def test_verification_lists_every_changed_row_and_when_each_was_written(petition: Engine) -> None:
+    engine = petition
+    instance = reviewed_petition(engine)
+    history = engine.history(instance["id"])
+    first, second = history[1], history[-2]  # two rows apart, with untouched rows between and after them
+    for row in (first, second):
+        tamper(
+            engine,
+            "UPDATE audit_event SET data = :d WHERE stream = :s AND seq = :q",
+            d='{"changed": true}',
+            s=instance["id"],
+            q=row["seq"],
+        )
+    result = engine.verify(who(engine, "auditor"), instance["id"])
+    assert result["checked"] == len(history)
+    assert [(b["seq"], b["code"]) for b in result["broken"]] == [(first["seq"], "changed"), (second["seq"], "changed")]
+    assert [datetime.fromisoformat(b["at"]) for b in result["broken"]] == [
+        datetime.fromisoformat(first["at"]),
+        datetime.fromisoformat(second["at"]),
+    ]
+
+
+def test_a_case_whose_whole_audit_chain_was_deleted_fails_verification(petition: Engine) -> None:
+    engine, auditor = petition, who(petition, "auditor")
+    emptied, kept = reviewed_petition(engine, "YT-EMPTIED"), reviewed_petition(engine, "YT-KEPT")
+    tamper(engine, "DELETE FROM audit_event WHERE stream = :s", s=emptied["id"])
+    alone = engine.verify(auditor, emptied["id"])
+    assert not alone["ok"] and alone["checked"] == 0
+    [broken] = alone["broken"]
+    assert broken["instance_id"] == emptied["id"] and broken["code"] == "emptied"
+    assert "none of its rows is left" in broken["reason"]
+    everything = engine.verify(auditor)
+    assert [b["instance_id"] for b in everything["broken"]] == [emptied["id"]]
+    assert engine.verify(auditor, kept["id"])["ok"]
+    # the system chain emptied the same way is broken too
+    tamper(engine, "DELETE FROM audit_event WHERE stream = 'system'")
+    assert {b["stream"] for b in engine.verify(auditor)["broken"]} == {emptied["id"], "system"}
 
 
 # --- statistics -------------------------------------------------------------------------------------------
@@ -304,3 +359,60 @@ def test_a_purge_removes_old_finished_cases_and_leaves_a_verifiable_tombstone(pe
     broken = engine.verify(auditor)
     assert not broken["ok"] and broken["broken"][0]["instance_id"] == old["id"]
     assert "tombstone" in broken["broken"][0]["reason"]
+
+
+def ended_long_ago(engine: Engine, instance_id: str, days: int = 400) -> None:
+    with engine.transaction() as session:
+        session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .values(ended_at=datetime.now(UTC) - timedelta(days=days))
+        )
+
+
+def test_the_workers_purge_finished_cases_once_a_day_however_many_run(petition: Engine, clock) -> None:  # noqa: ANN001
+    from engine.worker import run_due
+
+    engine, admin, auditor = petition, who(petition, "admin"), who(petition, "auditor")
+    old = reviewed_petition(engine, "YT-OLD")
+    ended_long_ago(engine, old["id"])
+    assert [j["kind"] for j in engine.list_jobs(admin)] == []  # kept for ever: no purge job
+    engine.set_retention(admin, 365)
+    [job] = engine.list_jobs(admin)
+    assert job["kind"] == "retention_purge" and job["instance_id"] is None
+
+    # two workers look for due work at the same moment: one of them gets the purge
+    first, second = engine.claim_jobs("worker-1"), engine.claim_jobs("worker-2")
+    assert [j.kind for j in first] == ["retention_purge"] and second == []
+    outcome = engine.run_job(first[0], "worker-1")
+    assert outcome.result == "done" and "purged 1 instances" in outcome.detail
+    with pytest.raises(NotFound):
+        engine.get_instance(old["id"])
+    purges = engine.audit_events(auditor, action="instances_purged")["items"]
+    assert len(purges) == 1 and purges[0]["actor"]["username"] == "worker-1"
+    assert run_due(engine, "worker-2") == []  # done for today
+    [job] = engine.list_jobs(admin)
+    due = datetime.fromisoformat(job["due_at"])
+    assert timedelta(hours=23) < due - clock.now() <= timedelta(days=1) and job["locked_by"] is None
+
+    # a day on, the next case past the retention goes, and the day after that nothing is left to purge
+    later = reviewed_petition(engine, "YT-LATER")
+    ended_long_ago(engine, later["id"])
+    clock.advance(timedelta(days=1, minutes=1))
+    assert [o.detail for o in run_due(engine, "worker-2")] == [
+        f"purged 1 instances that ended before {(clock.now() - timedelta(days=365)).isoformat()}"
+    ]
+    assert len(engine.audit_events(auditor, action="instances_purged")["items"]) == 2
+    assert engine.verify(auditor)["ok"]
+    engine.set_retention(admin, None)  # kept for ever again: no daily purge
+    assert engine.list_jobs(admin) == []
+
+
+def test_a_worker_schedules_the_purge_for_a_retention_set_before_the_job_existed(petition: Engine) -> None:
+    engine, admin = petition, who(petition, "admin")
+    engine.set_retention(admin, 30)
+    with engine.transaction() as session:
+        session.execute(text("DELETE FROM job"))
+    engine.schedule_retention_purge()
+    engine.schedule_retention_purge()  # a second worker starting: still one job
+    assert [j["kind"] for j in engine.list_jobs(admin)] == ["retention_purge"]

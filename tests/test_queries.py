@@ -6,8 +6,6 @@ Every test runs on SQLite and on PostgreSQL (the `engine` fixture is parametrize
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import Engine
+from engine.case_file import csv_sections
 from engine.errors import Conflict, NotAllowed, NotFound, RuleBroken, UnknownOrgUnit
 from engine.models import HumanTask
 from tests.conftest import PETITION_BUNDLE, read_bundle, who
@@ -357,13 +356,25 @@ def test_a_json_export_carries_the_chain_head_and_every_event(engine: Engine) ->
     assert engine.export_case(instance["id"], by=who(engine, "wang"))["chain_head"] == case["chain_head"]
 
 
-def test_a_csv_export_carries_the_chain_head_and_every_event(engine: Engine) -> None:
+def test_a_csv_export_carries_the_whole_case_in_sections_with_the_chain_head(engine: Engine) -> None:
     instance = reviewed_petition(engine)
     text = engine.export_case(instance["id"], by=who(engine, "zhang"), format="csv")
+    case = engine.export_case(instance["id"], by=who(engine, "zhang"))
     history = engine.history(instance["id"])
     first_line, rest = text.split("\n", 1)
     assert first_line.startswith("# ") and history[-1]["hash"] in first_line
-    rows = list(csv.DictReader(io.StringIO(rest)))
+    assert f"{len(history)} events, 2 tasks, {len(case['comments'])} comments" in first_line
+    sections = csv_sections(rest)
+    assert list(sections) == ["instance", "definition", "tasks", "events", "comments"]
+    instance_fields = {r["field"]: r["value"] for r in sections["instance"]}
+    assert instance_fields["id"] == instance["id"] and instance_fields["status"] == "completed"
+    assert json.loads(instance_fields["variables"])["decision"] == "approve"
+    definition = {r["field"]: r["value"] for r in sections["definition"]}
+    assert definition["bpmn_sha256"] == case["definition"]["bpmn_sha256"] and "bpmn_xml" not in definition
+    assert [(t["element_id"], t["completed_by"]) for t in sections["tasks"]] == [
+        (t["element_id"], t["completed_by"]) for t in case["tasks"]
+    ]
+    rows = sections["events"]
     assert list(rows[0]) == [
         "seq",
         "at",

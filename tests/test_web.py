@@ -146,7 +146,7 @@ def test_the_inbox_pages_through_long_lists(app, deliberation: Engine) -> None: 
     second = text_of(wang.get(f"/inbox?{cursor}"))
     assert "BK-20" in second and "BK-21" in second and "BK-00" not in second
     bad = wang.get("/inbox?tab=candidate&cursor=forged")
-    assert bad.status_code == 200 and "cursor" in text_of(bad)  # a sentence, never an error page
+    assert bad.status_code == 200 and "翻页链接已失效" in text_of(bad)  # a sentence, never an error page
 
 
 def test_english_is_one_click_away_and_remembered(app) -> None:  # noqa: ANN001
@@ -216,7 +216,7 @@ def test_officials_transfer_return_comment_and_urge_from_the_task_page(app, deli
     assert zhang.post(f"/tasks/{review_id}/comment", {"text": "已电话联系居委会"}).status_code == 303
     assert "已电话联系居委会" in text_of(zhang.get(f"/tasks/{review_id}"))
     refused = zhang.post(f"/tasks/{review_id}/return", {"reason": ""})
-    assert refused.status_code == 422 and "The reason is empty" in text_of(refused)
+    assert refused.status_code == 422 and "理由不能为空：请写明需要其他工作人员了解的情况。" in text_of(refused)
     back = zhang.post(f"/tasks/{review_id}/return", {"reason": "户数有误", "to_element": "register_issue"})
     assert back.status_code == 303
     [register] = deliberation.inbox(who(deliberation, "wang"), scope="mine")["items"]
@@ -224,6 +224,46 @@ def test_officials_transfer_return_comment_and_urge_from_the_task_page(app, deli
     urge = Browser(app, "zhang").post(f"/tasks/{register['id']}/urge", {"comment": "请尽快"})
     assert urge.status_code == 303
     assert deliberation.get_task(register["id"])["urged_count"] == 1
+
+
+def test_an_official_claims_releases_claims_again_and_delegates_and_confirms_the_colleagues_work(
+    app,  # noqa: ANN001
+    deliberation: Engine,
+) -> None:
+    review_id = to_review(deliberation)
+    zhang, liu = Browser(app, "zhang"), Browser(app, "liu")
+
+    def why(browser: Browser) -> str:
+        return re.search(
+            r'<p class="why" id="why">(.*?)</p>', browser.get(f"/tasks/{review_id}").get_data(as_text=True)
+        ).group(1)
+
+    assert zhang.post(f"/tasks/{review_id}/claim").location == f"/tasks/{review_id}?did=claim"
+    assert "你已认领此任务（五里桥街道的街道办事处），现在由你办理。" in why(zhang)
+    assert "此任务已由 zhang 认领" in why(liu)
+    assert zhang.post(f"/tasks/{review_id}/unclaim").location == f"/tasks/{review_id}?did=unclaim"
+    assert deliberation.get_task(review_id)["assignee"] is None and "此步骤由五里桥街道的街道办事处办理" in why(zhang)
+    assert zhang.post(f"/tasks/{review_id}/claim").status_code == 303
+    delegated = zhang.post(f"/tasks/{review_id}/delegate", {"to": "liu", "comment": "请刘同志先审"})
+    assert delegated.status_code == 303 and delegated.location == f"/inbox?did=delegate&task={review_id}"
+    task = deliberation.get_task(review_id)
+    assert (task["delegation"], task["assignee"], task["owner"]) == ("pending", "liu", "zhang")
+    assert "你已将此任务委派给 liu，liu 办理后回到你这里确认。" in why(zhang)
+    assert "zhang 将此任务委派给你，你办完后回到 zhang 确认。" in why(liu)
+    page = text_of(liu.get(f"/tasks/{review_id}"))
+    assert 'id="complete"' in page and "请刘同志先审" in page  # the delegate works it, the note beside it
+    assert 'id="complete"' not in text_of(zhang.get(f"/tasks/{review_id}"))  # the owner waits meanwhile
+
+    worked = liu.post_json(f"/tasks/{review_id}/complete", {"data": {"decision": "approve", "opinion": "可以加装"}})
+    assert worked.status_code == 200 and worked.json["ok"], worked.json
+    assert deliberation.get_task(review_id)["delegation"] == "resolved"
+    assert "你委派出去的任务已办回，请核对后办结。" in why(zhang)
+    confirmed = zhang.post_json(f"/tasks/{review_id}/complete", {"data": {"decision": "approve", "opinion": "同意"}})
+    assert confirmed.status_code == 200 and confirmed.json["ok"], confirmed.json
+    task = deliberation.get_task(review_id)
+    assert (task["status"], task["completed_by"]) == ("completed", "zhang")
+    [publish] = deliberation.inbox(who(deliberation, "wang"), scope="candidate")["items"]
+    assert publish["element_id"] != "street_review"
 
 
 # --- bulk actions --------------------------------------------------------------------------------
@@ -294,7 +334,7 @@ def test_an_official_starts_a_procedure_for_their_unit_and_lands_on_its_first_st
     )
     assert answer.status_code == 303 and re.fullmatch(r"/tasks/[0-9a-f-]+\?did=start", answer.location)
     refused = wang.post("/start", {"process_key": "workspace_deliberation", "org_unit": "ruinan"})
-    assert refused.status_code == 403 and "may not start" in text_of(refused)
+    assert refused.status_code == 403 and "不能为瑞南居委会发起事项。" in text_of(refused)
     assert "你的角色不发起事项。" in text_of(Browser(app, "auditor").get("/start"))
 
 

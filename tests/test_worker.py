@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from engine import Engine
 from engine.worker import run_due
@@ -81,6 +82,25 @@ def test_govflow_worker_stops_cleanly_on_sigterm(db_url: str, tmp_path: Path) ->
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0
     assert "stopped after 0 jobs" in log.read_text()
+
+
+@pytest.mark.slow
+def test_govflow_worker_purges_the_cases_finished_before_the_retention(
+    petition: Engine, db_url: str, tmp_path: Path
+) -> None:
+    from tests.test_audit_workspace import ended_long_ago, reviewed_petition
+
+    old, recent = reviewed_petition(petition, "YT-OLD"), reviewed_petition(petition, "YT-RECENT")
+    ended_long_ago(petition, old["id"])
+    petition.set_retention(who(petition, "admin"), 365)
+    with petition.transaction() as session:  # set before the daily purge job existed: the worker adds it
+        session.execute(text("DELETE FROM job"))
+    log = tmp_path / "worker.log"
+    assert worker_process(db_url, log, "--once", offset="PT0S").wait(60) == 0, log.read_text()
+    assert "retention_purge retention-purge" in log.read_text() and "purged 1 instances" in log.read_text()
+    assert [i["id"] for i in petition.list_instances(who(petition, "auditor"))["items"]] == [recent["id"]]
+    [job] = petition.list_jobs(who(petition, "admin"))
+    assert job["kind"] == "retention_purge" and job["attempts"] == 0  # due again tomorrow
 
 
 def test_a_stopping_worker_finishes_the_job_in_hand_and_gives_back_the_rest(engine: Engine, clock) -> None:

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from engine import Engine
-from tests.browser import PHONE, screenshot
+from tests.browser import PHONE, fits_and_is_named, screenshot
 from tests.conftest import DATA, read_bundle, who
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,12 +45,6 @@ def press_until_focused(page, accessible_name: str, limit: int = 60) -> None:  #
         if accessible_name in focused:
             return
     raise AssertionError(f"{accessible_name!r} cannot be reached with the Tab key")
-
-
-UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
-    .filter(e => e.offsetParent !== null)
-    .filter(e => !((e.labels && e.labels.length) || e.getAttribute('aria-label') || e.textContent.trim()))
-    .map(e => e.outerHTML.slice(0, 120))"""
 
 
 def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_browser(
@@ -88,6 +82,7 @@ def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_brows
     assert zhang.evaluate("window.notReloaded") is True
     assert "街道审核" in row(zhang, "YT-2026-101").inner_text()
     assert zhang.locator("#count-candidate").inner_text() == "2"
+    fits_and_is_named(zhang, "inbox, laptop")
     screenshot(zhang, "inbox_candidate_laptop")
 
     row(zhang, "YT-2026-101").get_by_role("link", name="街道审核").click()
@@ -102,8 +97,10 @@ def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_brows
     assert "此项为必填项" in opinion_error.inner_text()
     assert "审核意见：此项为必填项。" in zhang.locator("#form-errors").inner_text()
     zhang.locator("#diagram[data-ready=true]").wait_for()
+    assert zhang.locator('.djs-element.gf-current[data-element-id="street_review"]').count() == 1
+    assert zhang.locator(".djs-element.gf-current").count() == 1
     screenshot(zhang, "task_with_field_error_laptop")
-    assert zhang.evaluate(UNLABELLED) == []  # every control has a name a screen reader can say
+    fits_and_is_named(zhang, "task with a field error, laptop")  # every control has a name a reader can say
     assert zhang.get_by_role("img", name="流程图，当前步骤：街道审核").is_visible()
     zhang.get_by_label("审核意见").fill("同意加装，请做好公示")
     zhang.get_by_role("button", name="办结").click()
@@ -114,8 +111,12 @@ def test_officials_start_review_hand_on_and_complete_a_deliberation_in_the_brows
     liu = officials("liu", viewport=PHONE)
     liu.get_by_role("link", name=re.compile("待认领")).click()
     screenshot(liu, "inbox_candidate_phone")
-    assert liu.evaluate(UNLABELLED) == []
+    fits_and_is_named(liu, "inbox, phone")
     row(liu, "YT-2026-099").get_by_role("link", name="街道审核").click()
+    liu.locator("#task-form[data-ready=true]").wait_for()
+    liu.locator("#diagram[data-ready=true]").wait_for()
+    fits_and_is_named(liu, "task, phone")
+    screenshot(liu, "task_phone")
     liu.get_by_text("转办", exact=True).click()
     liu.get_by_label("转办给").select_option("zhang")
     liu.get_by_label("说明（可不填）").first.fill("请张同志办理")

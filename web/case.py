@@ -56,7 +56,7 @@ def case_view(task_id: str) -> dict[str, Any]:
     usernames += [to for e in history for to in _targets(e)]
     names = engine().display_names(usernames)
     units = engine().org_unit_names([task["candidate"]["org_unit"], instance["org_unit"]])
-    relation = relation_to(by, task, people is not None)
+    relation = relation_to(by, task, people is not None, engine().task_rights(task_id, by))
     return {
         "task": task,
         "instance": instance,
@@ -75,8 +75,9 @@ def case_view(task_id: str) -> dict[str, Any]:
     }
 
 
-def relation_to(by: Principal, task: dict, reaches: bool) -> dict[str, bool]:
-    """What this official may do with the task, as far as the page offers it (the engine has the last word)."""
+def relation_to(by: Principal, task: dict, reaches: bool, rights: dict[str, bool]) -> dict[str, bool]:
+    """What this official may do with the task, as far as the page offers it (the engine has the last word:
+    `rights` is its answer on commenting, copying and urging, so an auditor is offered none of them)."""
     candidate = task["candidate"]
     is_candidate = (
         by.person.holds(candidate["role"], candidate["org_unit"])
@@ -95,9 +96,9 @@ def relation_to(by: Principal, task: dict, reaches: bool) -> dict[str, bool]:
         "can_claim": is_open and is_candidate and task["assignee"] is None,
         "can_unclaim": is_open and mine and task.get("delegation") != "pending",
         "can_delegate": can_work and task.get("delegation") is None,
-        "can_urge": is_open and reaches and not is_candidate and not mine and task.get("owner") != by.username,
-        "can_comment": is_open and reaches,
-        "can_copy": reaches and (is_candidate or mine),
+        "can_urge": is_open and reaches and rights["urge"],
+        "can_comment": is_open and reaches and rights["comment"],
+        "can_copy": reaches and rights["copy"] and (is_candidate or mine),
         "read_only_copy": not reaches,
     }
 
@@ -144,6 +145,8 @@ def why_sentence(
         if moved:
             return i18n.t("why.transferred_to_me", who=name(moved[-1]["actor"]["username"]))
         return i18n.t("why.claimed", unit=unit, role=role)
+    if task.get("delegation") == "pending" and task.get("owner") == by.username:
+        return i18n.t("why.delegated_by_me", who=name(task["assignee"]))
     if task["assignee"]:
         return i18n.t("why.claimed_by_other", who=name(task["assignee"]), unit=unit, role=role)
     return i18n.t("why.candidate", unit=unit, role=role, case_unit=case_unit)

@@ -11,7 +11,7 @@ from flask import redirect, request
 from engine.errors import GovflowError, RuleBroken
 from engine.models import utcnow
 from web import i18n
-from web.messages import conflict_sentence
+from web.messages import conflict_sentence, error_sentence
 from web.workspace import bp, engine, me, page, signed_in
 
 TABS = ("mine", "candidate", "done", "copied")
@@ -65,7 +65,7 @@ def inbox_context() -> dict[str, Any]:
     try:
         found = tab_items(tab, process_key, q, overdue, sort, cursor)
     except RuleBroken as exc:  # a cursor edited by hand, a filter the engine refuses
-        found, notice, did = {"items": [], "next_cursor": None}, str(exc), None
+        found, notice, did = {"items": [], "next_cursor": None}, error_sentence(exc), None
     return {
         "tab": tab,
         "tabs": TABS,

@@ -1,27 +1,63 @@
-"""The engine's sentences as officials read them: translated where the workspace knows the situation,
-the engine's own sentence where it does not. Conflicts name who and when, never an error page."""
+"""The engine's sentences as officials read them, in the page's language: an engine error carries a code
+and the values its sentence names (engine/errors.py), the catalogues hold `error.<code>` (web/i18n/errors),
+and the values are shown as officials know them (names instead of usernames and unit codes, Beijing
+times, the words of the page's language). Conflicts name who and when, never an error page."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from engine import Engine, Principal
-from engine.commands.access import BadCredentials, TooManyAttempts
-from engine.errors import Conflict, FormInvalid, GovflowError, NotAllowed, NotFound
+from engine.errors import Conflict, GovflowError, NotFound
 from forms.errors import FieldError
 from web import i18n
 
+# Parameters that name people, units, roles, states, times or words of the engine's English sentence.
+PERSON_PARAMS = ("user", "assignee", "owner")
+UNIT_PARAMS = ("unit", "successor")
+TIME_PARAMS = ("at", "again")
+WORD_PARAMS = ("field", "verb")  # -> error.<param>.<value>
+
 
 def error_sentence(error: GovflowError) -> str:
-    if isinstance(error, BadCredentials):
-        return i18n.t("signin.bad_credentials")
-    if isinstance(error, TooManyAttempts):
-        return i18n.t("signin.too_many", minutes=max(1, error.retry_after // 60 + 1))
-    if isinstance(error, NotAllowed) and "CSRF" in str(error):
-        return i18n.t("error.csrf")
-    if isinstance(error, FormInvalid):
-        return i18n.t("form.has_errors")
+    """The sentence for an engine error in the page's language (the engine's own sentence only for an
+    error without a code, such as the pages' own, which are written in the page's language already)."""
+    key = f"error.{error.code}" if error.code else None
+    if key and key in i18n.catalogue(i18n.DEFAULT_LANGUAGE):
+        return i18n.t(key, **shown_params(error.params))
     if isinstance(error, NotFound):
-        return i18n.t_or("error.not_found", str(error))
+        return i18n.t("error.not_found")
     return str(error)
+
+
+def shown_params(params: dict[str, object]) -> dict[str, object]:
+    """An error's values as the page shows them: 张伟 for zhang, 五里桥街道 for wlq, 10:02, 理由."""
+    people = [str(params[p]) for p in PERSON_PARAMS if params.get(p)]
+    units = [str(params[p]) for p in UNIT_PARAMS if params.get(p)]
+    known = (_engine().display_names(people) if people else {}) | (_engine().org_unit_names(units) if units else {})
+    return {name: _shown(name, value, known) for name, value in params.items()}
+
+
+def _shown(name: str, value: object, known: dict[str, str]) -> object:
+    if name in PERSON_PARAMS:
+        return known.get(str(value), value) if value else i18n.t("people.someone")
+    if name in UNIT_PARAMS:
+        return known.get(str(value), value) if value else ""
+    if name == "role":
+        return i18n.role_label(value if isinstance(value, str) else None)
+    if name == "status":
+        return i18n.t_or(f"audit.status.{value}", str(value))
+    if name in TIME_PARAMS and isinstance(value, datetime | str):
+        return i18n.clock(value)
+    if name in WORD_PARAMS:
+        return i18n.t_or(f"error.{name}.{value}", str(value))
+    return value
+
+
+def _engine() -> Engine:
+    from web.workspace import engine
+
+    return engine()
 
 
 def field_message(error: FieldError) -> str:

@@ -23,11 +23,11 @@ def sign_in_post():  # noqa: ANN201
     password = request.form.get("password", "")
     target = local_path(request.form.get("next"))
     if not username or not password:
-        return page("login.html", 422, next=target, username=username, notice=i18n.t("signin.missing"))
+        return page("login.html", 422, next=target, username=username, notice=i18n.t("signin.missing"), tone="error")
     try:
         grant = auth.engine().sign_in(username, password, auth.client_address(), SESSION)
     except GovflowError as exc:
-        return page("login.html", exc.status, next=target, username=username, notice=error_sentence(exc))
+        return page("login.html", exc.status, next=target, username=username, notice=error_sentence(exc), tone="error")
     response = redirect(target, code=303)
     auth.start_session(response, grant)
     return response

@@ -26,7 +26,7 @@ def start():  # noqa: ANN201
         started = engine().start(key, unit, by=by, business_key=business_key)
     except GovflowError as exc:
         offer = engine().startable(by)
-        return page("start.html", exc.status, notice=error_sentence(exc), chosen=key, **offer)
+        return page("start.html", exc.status, notice=error_sentence(exc), tone="error", chosen=key, **offer)
     for task in started["tasks"]:
         candidate = task["candidate"]
         if by.person.holds(candidate["role"] or "", candidate["org_unit"] or ""):

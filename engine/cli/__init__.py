@@ -304,7 +304,7 @@ def audit() -> None:
 @click.pass_context
 @command_errors
 def audit_verify(ctx: click.Context, instance_id: str | None) -> None:
-    """Recompute the hash chains; exit 1 naming the first broken row of each chain."""
+    """Recompute the hash chains; exit 1 naming every broken row and when it was written."""
     result = engine_of(ctx).verify_audit(instance_id)
     emit(
         ctx,
@@ -314,7 +314,12 @@ def audit_verify(ctx: click.Context, instance_id: str | None) -> None:
             if r["ok"]
             else "\n".join(
                 [f"Audit trail BROKEN ({r['checked']} events checked):"]
-                + [f"  {b['stream']} row {b['seq']}: {b['reason']}" for b in r["broken"]]
+                + [
+                    f"  {b['stream']} row {b['seq']}"
+                    + (f" (written {b['at']})" if b["at"] else "")
+                    + f": {b['reason']}"
+                    for b in r["broken"]
+                ]
             )
         ),
     )

@@ -27,7 +27,7 @@ class TooManyAttempts(GovflowError):
     status = 429
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
+        super().__init__(message, code="too_many_attempts", minutes=max(1, retry_after // 60 + 1))
         self.retry_after = retry_after
 
 
@@ -76,7 +76,7 @@ class AccessCommands(EngineBase):
         if person is None:
             with self.transaction() as session:
                 session.add(LoginAttempt(username=username, address=address, at=utcnow()))
-            raise BadCredentials("The username or password is wrong.")
+            raise BadCredentials("The username or password is wrong.", code="bad_credentials")
         return self._issue(person, address, kind)
 
     def _issue(self, person: Person, address: str, kind: str) -> Grant:
@@ -115,7 +115,7 @@ class AccessCommands(EngineBase):
             if csrf is not None and (
                 token.csrf_hash is None or not secrets.compare_digest(token.csrf_hash, _digest(csrf))
             ):
-                raise NotAllowed("The CSRF token is missing or wrong; reload the page and try again.")
+                raise NotAllowed("The CSRF token is missing or wrong; reload the page and try again.", code="csrf")
             user = session.get(UserAccount, token.username)
             if user is None or not user.active:
                 return None

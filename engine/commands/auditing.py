@@ -5,6 +5,9 @@ city admin's setting; the purge that applies it keeps "audit rows are never upda
 in the one way the database allows: it first writes a tombstone per purged instance (every row hash of
 its chain) and an `instances_purged` event on the system chain naming each tombstone, and only then
 removes the instance's rows, in one transaction (engine/migrations/versions/0006_audit.py).
+
+While a retention is set, one `job` row (kind `retention_purge`) makes `govflow worker` purge once a day:
+workers claim it like any due job, so however many run, one of them purges and moves it a day on.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from engine import case_file, signing
+from engine import case_file, signing, waits
 from engine.audit import PURGE_ACTION, AuditLog, hashes_digest
 from engine.commands.base import ENDED, EngineBase
 from engine.commands.calendar import _require_city_admin
@@ -43,6 +48,9 @@ SEARCH_FILTERS = frozenset(
 )
 MAX_SAVED_SEARCHES = 50
 PURGE_BATCH = 200  # instances per purge transaction (one system event lists them all)
+PURGE_JOB_ID = "retention-purge"
+PURGE_EVERY = timedelta(days=1)
+PURGE_JOB_LOCK = timedelta(hours=1)  # a purge's claim: no other worker starts the same day's purge meanwhile
 # Rows that belong to an instance, removed by the purge before the instance row; children first.
 INSTANCE_ROWS = (TaskCopy, TaskComment, HumanTask, WorkflowTask, Job, MessageSubscription)
 
@@ -50,7 +58,7 @@ INSTANCE_ROWS = (TaskCopy, TaskComment, HumanTask, WorkflowTask, Job, MessageSub
 def _require_auditor(by: Principal) -> None:
     if by.is_system or any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
         return
-    raise NotAllowed("Only auditors and admins use the audit workspace.")
+    raise NotAllowed("Only auditors and admins use the audit workspace.", code="auditors_only")
 
 
 def _saved_view(row: SavedSearch) -> dict:
@@ -73,20 +81,24 @@ class AuditCommands(EngineBase):
         """Save (or replace, under the same name) one of the caller's searches."""
         _require_auditor(by)
         if by.is_system:
-            raise RuleBroken("Saved searches belong to a person, not to the system.")
+            raise RuleBroken("Saved searches belong to a person, not to the system.", code="search_needs_person")
         name = (name or "").strip()
         if not name or len(name) > 100:
-            raise RuleBroken("A saved search needs a name of 1 to 100 characters.")
+            raise RuleBroken("A saved search needs a name of 1 to 100 characters.", code="search_name")
         if not isinstance(filters, dict):
-            raise RuleBroken("filters must be a JSON object.")
+            raise RuleBroken("filters must be a JSON object.", code="search_filters")
         unknown = sorted(set(filters) - SEARCH_FILTERS)
         if unknown:
             raise RuleBroken(
-                f"A saved search cannot hold {', '.join(unknown)}; it holds {', '.join(sorted(SEARCH_FILTERS))}."
+                f"A saved search cannot hold {', '.join(unknown)}; it holds {', '.join(sorted(SEARCH_FILTERS))}.",
+                code="search_filters",
             )
         kept = {k: v for k, v in filters.items() if v not in (None, "")}
         if any(not isinstance(v, str | bool) or (isinstance(v, str) and len(v) > 200) for v in kept.values()):
-            raise RuleBroken("Each filter of a saved search is a text of at most 200 characters or true/false.")
+            raise RuleBroken(
+                "Each filter of a saved search is a text of at most 200 characters or true/false.",
+                code="search_filters",
+            )
         with self.transaction() as session:
             row = session.execute(
                 select(SavedSearch).where(SavedSearch.username == by.username, SavedSearch.name == name)
@@ -96,7 +108,11 @@ class AuditCommands(EngineBase):
                     select(func.count()).select_from(SavedSearch).where(SavedSearch.username == by.username)
                 ).scalar_one()
                 if count >= MAX_SAVED_SEARCHES:
-                    raise RuleBroken(f"At most {MAX_SAVED_SEARCHES} saved searches; delete one first.")
+                    raise RuleBroken(
+                        f"At most {MAX_SAVED_SEARCHES} saved searches; delete one first.",
+                        code="too_many_searches",
+                        limit=MAX_SAVED_SEARCHES,
+                    )
                 row = SavedSearch(username=by.username, name=name, created_at=utcnow())
                 session.add(row)
             row.filters = kept
@@ -106,11 +122,11 @@ class AuditCommands(EngineBase):
     def delete_saved_search(self, by: Principal, search_id: int) -> None:
         _require_auditor(by)
         if not 1 <= search_id <= 2**31 - 1:  # an INTEGER column: a larger number is simply no row of yours
-            raise NotFound(f"You have no saved search {search_id}.")
+            raise NotFound(f"You have no saved search {search_id}.", code="no_saved_search")
         with self.transaction() as session:
             row = session.get(SavedSearch, search_id)
             if row is None or row.username != by.username:
-                raise NotFound(f"You have no saved search {search_id}.")
+                raise NotFound(f"You have no saved search {search_id}.", code="no_saved_search")
             session.delete(row)
 
     # --- signed exports --------------------------------------------------------------------------
@@ -146,7 +162,9 @@ class AuditCommands(EngineBase):
     def set_retention(self, by: Principal, days: int | None) -> dict:
         """Set the retention (city admins); audited on the system chain."""
         if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500):
-            raise RuleBroken("Retention is a number of days from 1 to 36500, or none (keep for ever).")
+            raise RuleBroken(
+                "Retention is a number of days from 1 to 36500, or none (keep for ever).", code="bad_retention"
+            )
         with self.transaction() as session:
             _require_city_admin(session, by, "change how long finished instances are kept")
             row = session.get(EngineSetting, RETENTION_KEY)
@@ -158,7 +176,38 @@ class AuditCommands(EngineBase):
             AuditLog(session).append_system(
                 by.actor(ADMIN), "setting_changed", RETENTION_KEY, {"from": before, "to": days}
             )
+            _keep_purge_job(session, days)
         return self.retention()
+
+    def schedule_retention_purge(self) -> None:
+        """The daily purge job exists exactly while a retention is set (for a retention set before the job
+        did, too): `govflow worker` calls this when it starts. Several workers starting at once write it once."""
+        try:
+            with self.transaction() as session:
+                setting = session.get(EngineSetting, RETENTION_KEY)
+                _keep_purge_job(session, setting.value if setting is not None else None)
+        except IntegrityError:
+            pass  # another worker wrote the row meanwhile
+
+    def _run_purge_job(self, job_id: str, worker: str | None) -> str | None:
+        """The daily purge, claimed by `worker`: purge what is due, then wait a day (None if taken meanwhile)."""
+        with self.transaction() as session:
+            row = waits.locked_job(session, job_id, self.dialect)
+            if row is None or (worker is not None and row.locked_by != worker):
+                return None
+            row.locked_until = utcnow() + PURGE_JOB_LOCK
+        result = self.purge_finished(Principal.system(worker or "worker"))
+        with self.transaction() as session:
+            row = waits.locked_job(session, job_id, self.dialect)
+            if row is not None:
+                now, due = utcnow(), row.due_at
+                while due <= now:
+                    due += PURGE_EVERY
+                row.due_at, row.status, row.attempts = due, waits.WAITING, 0
+                row.locked_by = row.locked_until = row.last_error = None
+        if result["retention_days"] is None:
+            return "retention not set: nothing purged"
+        return f"purged {result['purged']} instances that ended before {result['cutoff']}"
 
     def purge_finished(self, by: Principal, now: datetime | None = None) -> dict:
         """Remove the instances that ended longer ago than the retention, leaving tombstones (city admins)."""
@@ -238,6 +287,30 @@ class AuditCommands(EngineBase):
                 select(AuditTombstone).order_by(AuditTombstone.purged_at.desc()).limit(limit)
             ).scalars()
             return [_tombstone_view(r) for r in rows]
+
+
+def _keep_purge_job(session: Session, days: int | None) -> None:
+    """The purge job while a retention is set, due now when it is new; no job once instances are kept for ever."""
+    row = session.get(Job, PURGE_JOB_ID)
+    if days is None:
+        if row is not None:
+            session.delete(row)
+        return
+    if row is None:
+        now = utcnow()
+        session.add(
+            Job(
+                id=PURGE_JOB_ID,
+                kind=waits.RETENTION_PURGE,
+                element_id="retention",
+                status=waits.WAITING,
+                due_at=now,
+                attempts=0,
+                payload={"name": "每日清理超过保存期限的已结束案件"},
+                created_at=now,
+            )
+        )
+        session.flush()
 
 
 def _tombstone(instance: ProcessInstance, hashes: list[str], by: str, purge_seq: int) -> AuditTombstone:

@@ -93,7 +93,7 @@ class EngineBase:
             query = query.with_for_update()
         instance = session.execute(query).scalar_one_or_none()
         if instance is None:
-            raise NotFound(f"There is no process instance {instance_id}.")
+            raise NotFound(f"There is no process instance {instance_id}.", code="no_instance", id=instance_id)
         return instance
 
     def principal(self, username: str) -> Principal:
@@ -109,10 +109,14 @@ def _session_scope(factory: Any) -> Iterator[Session]:
         with session.begin():
             yield session
     except StaleDataError as exc:
-        raise StaleInstance("The instance was changed by someone else meanwhile; reload and retry.") from exc
+        raise StaleInstance(
+            "The instance was changed by someone else meanwhile; reload and retry.", code="stale_instance"
+        ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, OperationalError):
-            raise DatabaseUnavailable(f"The database is not available: {_first_line(exc)}") from exc
+            raise DatabaseUnavailable(
+                f"The database is not available: {_first_line(exc)}", code="database_unavailable"
+            ) from exc
         raise
     finally:
         session.close()

@@ -131,7 +131,7 @@ def _require_city_admin(session: Session, by: Principal, what: str = "change the
         .where(RoleAssignment.username == by.username, RoleAssignment.role == ADMIN, OrgUnit.level == Level.CITY.value)
     )
     if session.execute(query).first() is None:
-        raise NotAllowed(f"Only an admin at city level may {what}.")
+        raise NotAllowed(f"Only an admin at city level may {what}.", code="city_admin_only")
 
 
 def _check_year(year: int) -> None:

@@ -52,7 +52,7 @@ class CopyCommands(RemarkCommands):
             task = self._task(session, task_id)
             actor = self._copier(session, by, task)
             if by.username in recipients:
-                raise RuleBroken(f"“{task.name}” cannot be copied to yourself.")
+                raise RuleBroken(f"“{task.name}” cannot be copied to yourself.", code="copy_to_self", task=task.name)
             active = set(
                 session.execute(
                     select(UserAccount.username).where(
@@ -62,7 +62,12 @@ class CopyCommands(RemarkCommands):
             )
             unknown = [u for u in recipients if u not in active]
             if unknown:
-                raise RuleBroken(f"There is no active user {', '.join(unknown)} to copy “{task.name}” to.")
+                raise RuleBroken(
+                    f"There is no active user {', '.join(unknown)} to copy “{task.name}” to.",
+                    code="no_user_to_copy_to",
+                    users=", ".join(unknown),
+                    task=task.name,
+                )
             new, already = self._add_copies(session, instance, task, recipients, actor, note)
             if new and note:
                 self._note(session, instance, task, actor, "copy", note)
@@ -151,7 +156,7 @@ class CopyCommands(RemarkCommands):
             if task_id is not None:
                 task = session.get(HumanTask, task_id)
                 if task is None:
-                    raise NotFound(f"There is no task {task_id}.")
+                    raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
                 instance_id = task.instance_id
             found = session.execute(
                 select(TaskCopy.id).where(TaskCopy.instance_id == instance_id, TaskCopy.username == by.username)
@@ -242,9 +247,12 @@ class CopyCommands(RemarkCommands):
         if actor is not None:
             return actor
         if by.person is not None and by.person.has_role(AUDITOR):
-            raise NotAllowed("Auditors read cases but do not copy them to anyone.")
+            raise NotAllowed("Auditors read cases but do not copy them to anyone.", code="auditor_no_copy")
         raise NotAllowed(
-            f"{by.username} may not copy “{task.name}”: its officials and those of the units above it may."
+            f"{by.username} may not copy “{task.name}”: its officials and those of the units above it may.",
+            code="may_not_copy",
+            user=by.username,
+            task=task.name,
         )
 
 
@@ -256,10 +264,14 @@ def _recipients(to: Iterable[str]) -> list[str]:
     if isinstance(to, str):
         to = [to]
     if not isinstance(to, Iterable):
-        raise RuleBroken("Name the officials to copy the step to.")
+        raise RuleBroken("Name the officials to copy the step to.", code="copy_names_missing")
     names = list(dict.fromkeys(to))
     if not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise RuleBroken("Name the officials to copy the step to, by their usernames.")
+        raise RuleBroken("Name the officials to copy the step to, by their usernames.", code="copy_names_missing")
     if len(names) > MAX_RECIPIENTS:
-        raise RuleBroken(f"A step can be copied to at most {MAX_RECIPIENTS} officials at once.")
+        raise RuleBroken(
+            f"A step can be copied to at most {MAX_RECIPIENTS} officials at once.",
+            code="copy_too_many",
+            limit=MAX_RECIPIENTS,
+        )
     return [n.strip() for n in names]

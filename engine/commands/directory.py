@@ -41,7 +41,7 @@ class DirectoryQueries(EngineBase):
         with self.reading() as session:
             task = session.get(HumanTask, task_id)
             if task is None:
-                raise NotFound(f"There is no task {task_id}.")
+                raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
             if not by.is_system:
                 self._require_reach_of_task(session, by, task)
             rows = session.execute(
@@ -89,4 +89,9 @@ class DirectoryQueries(EngineBase):
         unit = session.get(OrgUnit, task.org_code) if task.org_code else None
         path = task.org_path or (unit.path if unit else "")
         if not reach.reaches(session, by, path):
-            raise NotAllowed(f"{by.username} may not see the tasks of org unit {task.org_code}.")
+            raise NotAllowed(
+                f"{by.username} may not see the tasks of org unit {task.org_code}.",
+                code="out_of_reach",
+                user=by.username,
+                unit=task.org_code,
+            )

@@ -53,7 +53,7 @@ class InstanceCommands(EngineBase):
     ) -> dict:
         by = by or Principal.system()
         if variables is not None and not isinstance(variables, dict):
-            raise RuleBroken("variables must be a JSON object.")
+            raise RuleBroken("variables must be a JSON object.", code="variables_not_object")
         with self.transaction() as session:
             definition = deployments.find_definition(session, process_key, version)
             unit = org.get_unit(session, org_code)
@@ -133,7 +133,10 @@ class InstanceCommands(EngineBase):
         if holding is not None:
             return by.actor(holding.role, holding.org_code)
         raise NotAllowed(
-            f"{by.username} holds no official role that reaches {unit.name}, so may not start a procedure there."
+            f"{by.username} holds no official role that reaches {unit.name}, so may not start a procedure there.",
+            code="may_not_start",
+            user=by.username,
+            unit=unit.code,
         )
 
     def _advance(
@@ -307,7 +310,7 @@ class InstanceCommands(EngineBase):
     def _instance_in_reach(self, session: Session, by: Principal, instance_id: str) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
-            raise NotFound(f"There is no process instance {instance_id}.")
+            raise NotFound(f"There is no process instance {instance_id}.", code="no_instance", id=instance_id)
         self._require_reach(session, by, instance.org_path)
         return instance
 
@@ -315,7 +318,12 @@ class InstanceCommands(EngineBase):
         """Readers see what lies at or below the units where they hold a role."""
         if not reach.reaches(session, by, org_path):
             unit = org_path.rstrip("/").rsplit("/", 1)[-1]
-            raise NotAllowed(f"{by.username} may not see the cases of org unit {unit}.")
+            raise NotAllowed(
+                f"{by.username} may not see the cases of org unit {unit}.",
+                code="out_of_reach",
+                user=by.username,
+                unit=unit,
+            )
 
     def cancel(self, instance_id: str, reason: str, by: Principal | None = None) -> dict:
         return self._lifecycle(instance_id, "cancel", by, {"reason": reason})
@@ -334,18 +342,22 @@ class InstanceCommands(EngineBase):
         with self.live.instance_lock(instance_id), self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
             if not reach.reaches(session, by, instance.org_path, {ADMIN}):
-                raise NotAllowed(f"Only an admin may {action} an instance.")
+                raise NotAllowed(f"Only an admin may {action} an instance.", code="admins_only")
             actor = by.actor(ADMIN, instance.org_code)
             audit = AuditLog(session)
             if instance.status in ENDED:
-                raise Conflict(f"The instance is already {instance.status}; it cannot {action}.")
+                raise Conflict(
+                    f"The instance is already {instance.status}; it cannot {action}.",
+                    code="instance_ended",
+                    status=instance.status,
+                )
             if action == "suspend":
                 if instance.status == SUSPENDED:
-                    raise Conflict("The instance is already suspended.")
+                    raise Conflict("The instance is already suspended.", code="instance_suspended")
                 instance.status = SUSPENDED
             elif action == "resume":
                 if instance.status != SUSPENDED:
-                    raise Conflict("Only a suspended instance can be resumed.")
+                    raise Conflict("Only a suspended instance can be resumed.", code="not_suspended")
                 instance.status = FAILED if instance.error else RUNNING
             elif action == "cancel":
                 live = self.store.load(session, instance)
@@ -361,7 +373,7 @@ class InstanceCommands(EngineBase):
                 self._keep_after_commit(session, instance, live)
             elif action == "retry":
                 if instance.status != FAILED:
-                    raise Conflict("Only a failed instance can be retried.")
+                    raise Conflict("Only a failed instance can be retried.", code="not_failed")
                 live = self.store.load(session, instance)
                 retried = runtime.retry_failed(live.workflow, data["variables"])
                 instance.status = RUNNING

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 
 from engine import reach, views, waits
 from engine.audit import ENGINE_ACTOR, AuditLog, lock_system_stream
+from engine.commands.auditing import AuditCommands
 from engine.commands.base import RUNNING
 from engine.commands.messages import MessageCommands
 from engine.commands.start_timers import StartTimerCommands
@@ -25,7 +26,7 @@ from engine.models import Job, ProcessDefinition, ProcessInstance, utcnow
 from engine.principal import Principal
 from engine.roles import ADMIN
 from engine.spiff import timer_events
-from engine.waits import INCIDENT, MESSAGE, RETRYING, START_TIMER, TIMER, WAITING
+from engine.waits import INCIDENT, MESSAGE, RETENTION_PURGE, RETRYING, START_TIMER, TIMER, WAITING
 
 ERROR_LIMIT = 2000
 
@@ -61,7 +62,7 @@ class JobFailed(Exception):
         self.element_id = element_id
 
 
-class JobCommands(MessageCommands, StartTimerCommands):
+class JobCommands(MessageCommands, StartTimerCommands, AuditCommands):
     # --- reading ----------------------------------------------------------------------------------
 
     def waiting_jobs(self, instance_id: str, by: Principal) -> list[dict]:
@@ -246,6 +247,8 @@ class JobCommands(MessageCommands, StartTimerCommands):
         try:
             if job.kind == TIMER:
                 return self._run_timer(job, worker, by, variables)
+            if job.kind == RETENTION_PURGE:
+                return self._run_purge_job(job.id, worker)
             with self.transaction() as session:
                 if job.kind == START_TIMER:
                     # A deploy holds the system audit chain, then moves start timers: take them in that order.

@@ -61,7 +61,12 @@ class TaskOperations(TaskCommands):
             if not is_candidate(target, task):
                 raise RuleBroken(
                     f"{to} is not a candidate for “{task.name}”: it is for {_for_whom(session, task)}, "
-                    "so it cannot be transferred to them."
+                    "so it cannot be transferred to them.",
+                    code="transfer_not_candidate",
+                    user=to,
+                    task=task.name,
+                    role=task.role,
+                    unit=task.org_code,
                 )
             before = task.assignee
             task.assignee, task.claimed_at = to, utcnow()
@@ -84,13 +89,19 @@ class TaskOperations(TaskCommands):
                 return views.task_summary(task)  # a double click
             _require_in_hand(task, by, overrule=False)
             if to == by.username:
-                raise RuleBroken(f"“{task.name}” cannot be delegated to yourself.")
+                raise RuleBroken(
+                    f"“{task.name}” cannot be delegated to yourself.", code="delegate_to_self", task=task.name
+                )
             colleague = _person(session, to, task, "delegate")
             if not any(h.org_code == task.org_code and h.role in LANE_ROLES for h in colleague.holdings):
                 unit = session.get(OrgUnit, task.org_code)
                 raise RuleBroken(
                     f"{to} holds no official role at {unit.name if unit else task.org_code}, "
-                    f"so “{task.name}” cannot be delegated to them."
+                    f"so “{task.name}” cannot be delegated to them.",
+                    code="delegate_not_colleague",
+                    user=to,
+                    task=task.name,
+                    unit=task.org_code,
                 )
             task.owner, task.assignee, task.delegation = by.username, to, DELEGATION_PENDING
             task.claimed_at = utcnow()
@@ -106,7 +117,7 @@ class TaskOperations(TaskCommands):
         """退回: back to an earlier user task of the case, which goes to whoever completed it before."""
         reason = clean_text(reason, "The reason", required=True)
         if to_element is not None and not isinstance(to_element, str):
-            raise RuleBroken("to_element must be the id of a user task.")
+            raise RuleBroken("to_element must be the id of a user task.", code="bad_return_target")
         with self._working(task_id) as (session, instance):
             task = self._open_task(session, task_id)
             actor = self._authorize_task(by, task)
@@ -136,20 +147,43 @@ class TaskOperations(TaskCommands):
             task = session.get(HumanTask, task_id)
             if task.status == OPEN:
                 if task.assignee == by.username:
-                    raise Conflict(f"“{task.name}” is already back with you; there is nothing to withdraw.")
-                raise Conflict(f"“{task.name}” has not been completed, so there is nothing to withdraw.")
+                    raise Conflict(
+                        f"“{task.name}” is already back with you; there is nothing to withdraw.",
+                        code="withdraw_already_back",
+                        task=task.name,
+                    )
+                raise Conflict(
+                    f"“{task.name}” has not been completed, so there is nothing to withdraw.",
+                    code="withdraw_not_completed",
+                    task=task.name,
+                )
             if task.status == CANCELLED:
-                raise TaskClosed(f"“{task.name}” was withdrawn by the process and needs no action.")
+                raise TaskClosed(
+                    f"“{task.name}” was withdrawn by the process and needs no action.",
+                    code="task_cancelled",
+                    task=task.name,
+                )
             if task.completed_by != by.username and not by.is_system:
-                raise NotAllowed(f"Only {task.completed_by}, who completed “{task.name}”, may withdraw it.")
+                raise NotAllowed(
+                    f"Only {task.completed_by}, who completed “{task.name}”, may withdraw it.",
+                    code="withdraw_not_yours",
+                    user=task.completed_by,
+                    task=task.name,
+                )
             actor = self._authorize_task(by, task)
             if instance.status != RUNNING:
-                raise Conflict(f"The case is {instance.status}; a completed step can be withdrawn only while it runs.")
+                raise Conflict(
+                    f"The case is {instance.status}; a completed step can be withdrawn only while it runs.",
+                    code="withdraw_case_ended",
+                    status=instance.status,
+                )
             live = self.store.load(session, instance)
             if not runtime.is_completed_user_task(live.workflow, task.id):
                 raise Conflict(
                     f"“{task.name}” is no longer on the case's path (the case was returned to an earlier step), "
-                    "so it cannot be withdrawn."
+                    "so it cannot be withdrawn.",
+                    code="withdraw_off_path",
+                    task=task.name,
                 )
             after = _followers(session, live, task)
             for follower in after:
@@ -180,7 +214,7 @@ class TaskOperations(TaskCommands):
     def _task(self, session: Session, task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)
         if task is None:
-            raise NotFound(f"There is no task {task_id}.")
+            raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
         return task
 
     def _record(
@@ -241,25 +275,43 @@ class TaskOperations(TaskCommands):
 
 
 def clean_text(value: object, what: str, *, required: bool = False) -> str:
+    """`what` names the text ("The reason"); its last word is the field a translation names."""
+    field = what.rsplit(" ", 1)[-1].lower()
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise RuleBroken(f"{what} must be text.")
+        raise RuleBroken(f"{what} must be text.", code="text_not_text", field=field)
     text = value.strip()
     if required and not text:
-        raise RuleBroken(f"{what} is empty: write what the other officials should know.")
+        raise RuleBroken(
+            f"{what} is empty: write what the other officials should know.", code="text_empty", field=field
+        )
     if len(text) > TEXT_LIMIT:
-        raise RuleBroken(f"{what} has {len(text)} characters; at most {TEXT_LIMIT} are kept.")
+        raise RuleBroken(
+            f"{what} has {len(text)} characters; at most {TEXT_LIMIT} are kept.",
+            code="text_too_long",
+            field=field,
+            length=len(text),
+            limit=TEXT_LIMIT,
+        )
     return text
 
 
 def _person(session: Session, username: object, task: HumanTask, verb: str) -> Person:
     if not isinstance(username, str) or not username:
-        raise RuleBroken(f"Name the official to {verb} “{task.name}” to.")
+        raise RuleBroken(
+            f"Name the official to {verb} “{task.name}” to.", code="name_official", verb=verb, task=task.name
+        )
     try:
         return people.load_person(session, username)
     except UnknownUser:
-        raise RuleBroken(f"There is no active user {username!r} to {verb} “{task.name}” to.") from None
+        raise RuleBroken(
+            f"There is no active user {username!r} to {verb} “{task.name}” to.",
+            code="no_user_to_hand_to",
+            user=username,
+            verb=verb,
+            task=task.name,
+        ) from None
 
 
 def _display_name(session: Session, username: str | None) -> str:
@@ -296,10 +348,19 @@ def _require_in_hand(task: HumanTask, by: Principal, *, overrule: bool) -> None:
     if task.delegation == DELEGATION_PENDING:
         raise Conflict(
             f"“{task.name}” is delegated to {task.assignee} by {task.owner}; "
-            f"it can be handed on once it is back with {task.owner}."
+            f"it can be handed on once it is back with {task.owner}.",
+            code="delegated_not_handed_on",
+            task=task.name,
+            assignee=task.assignee,
+            owner=task.owner,
         )
     if task.assignee not in (None, by.username) and not (overrule or by.is_system):
-        raise Conflict(f"The task “{task.name}” is already claimed by {task.assignee}.")
+        raise Conflict(
+            f"The task “{task.name}” is already claimed by {task.assignee}.",
+            code="task_claimed",
+            task=task.name,
+            assignee=task.assignee,
+        )
 
 
 def _return_target(
@@ -315,14 +376,24 @@ def _return_target(
             return row
     if to_element is None:
         raise RuleBroken(
-            f"No one worked a step of this case before “{task.name}”, so there is nothing to return it to."
+            f"No one worked a step of this case before “{task.name}”, so there is nothing to return it to.",
+            code="nothing_to_return_to",
+            task=task.name,
         )
     known = definition.user_tasks.get(to_element)
     if known is None:
-        raise RuleBroken(f"The process has no user task {to_element!r} to return “{task.name}” to.")
+        raise RuleBroken(
+            f"The process has no user task {to_element!r} to return “{task.name}” to.",
+            code="no_return_step",
+            step=to_element,
+            task=task.name,
+        )
     raise RuleBroken(
         f"“{known.get('name') or to_element}” was not completed on the way to “{task.name}”, "
-        "so the task cannot be returned there."
+        "so the task cannot be returned there.",
+        code="return_step_not_on_path",
+        step=known.get("name") or to_element,
+        task=task.name,
     )
 
 
@@ -342,19 +413,30 @@ def _followers(session: Session, live: LiveWorkflow, task: HumanTask) -> list[Hu
 def _require_untouched(session: Session, withdrawn: HumanTask, follower: HumanTask) -> None:
     """Withdrawing is for second thoughts before anyone acted on the next step."""
     step = f"The next step “{follower.name}”"
+    who = None
     if follower.status == COMPLETED:
-        done = f"has already been completed by {_display_name(session, follower.completed_by)}"
+        who, code = _display_name(session, follower.completed_by), "withdraw_next_completed"
+        done = f"has already been completed by {who}"
     elif follower.delegation is not None:
-        done = f"has already been delegated to {_display_name(session, follower.assignee)}"
+        who, code = _display_name(session, follower.assignee), "withdraw_next_delegated"
+        done = f"has already been delegated to {who}"
     elif follower.assignee is not None:
-        done = f"has already been claimed by {_display_name(session, follower.assignee)}"
+        who, code = _display_name(session, follower.assignee), "withdraw_next_claimed"
+        done = f"has already been claimed by {who}"
     elif follower.urged_count:
-        done = "has already been urged"
+        done, code = "has already been urged", "withdraw_next_urged"
     else:
         commented = session.execute(
             select(TaskComment.username).where(TaskComment.task_id == follower.id).limit(1)
         ).scalar_one_or_none()
         if commented is None:
             return
-        done = f"has already been commented on by {_display_name(session, commented)}"
-    raise Conflict(f"{step} {done}, so “{withdrawn.name}” can no longer be withdrawn.")
+        who, code = _display_name(session, commented), "withdraw_next_commented"
+        done = f"has already been commented on by {who}"
+    raise Conflict(
+        f"{step} {done}, so “{withdrawn.name}” can no longer be withdrawn.",
+        code=code,
+        next=follower.name,
+        name=who,
+        task=withdrawn.name,
+    )

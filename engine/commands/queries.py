@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, defer
 
-from engine import deployments, org, paging, reach, views
+from engine import case_file, deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
 from engine.audit import verify as verify_chains
 from engine.commands.base import COMPLETED, OPEN, EngineBase
-from engine.diagram import diagram_path
+from engine.diagram import ARRIVALS, diagram_path, with_recorded_visits
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import (
     AuditEvent,
@@ -93,16 +93,23 @@ class Queries(EngineBase):
     def _readable_instance(self, session: Session, instance_id: str, by: Principal) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
-            raise NotFound(f"There is no process instance {instance_id}.")
+            raise NotFound(f"There is no process instance {instance_id}.", code="no_instance", id=instance_id)
         if not by.is_system and not any(instance.org_path.startswith(p) for p in reach.reach_paths(session, by)):
-            raise NotAllowed(f"{by.username} may not see instances of org unit {instance.org_code}.")
+            raise NotAllowed(
+                f"{by.username} may not see instances of org unit {instance.org_code}.",
+                code="out_of_reach",
+                user=by.username,
+                unit=instance.org_code,
+            )
         return instance
 
     # --- the inbox -----------------------------------------------------------------------------
 
     def _task_scope(self, by: Principal, scope: str, status: str, paths: list[str]) -> ColumnElement[bool]:
         if scope not in SCOPES:
-            raise RuleBroken("scope must be mine, candidate or all.")
+            raise RuleBroken(
+                "scope must be mine, candidate or all.", code="bad_choice", name="scope", choices="mine, candidate, all"
+            )
         mine = (HumanTask.completed_by if status == COMPLETED else HumanTask.assignee) == by.username
         if by.is_system:
             return {"mine": mine, "candidate": HumanTask.assignee.is_(None), "all": true()}[scope]
@@ -133,9 +140,16 @@ class Queries(EngineBase):
         (unclaimed, for a role I hold at the task's unit) or all (both; auditors and admins: every task
         within their reach). `org_unit` takes its whole subtree; `q` matches name or business key."""
         if status not in (OPEN, COMPLETED):
-            raise RuleBroken("status must be open or completed.")
+            raise RuleBroken(
+                "status must be open or completed.", code="bad_choice", name="status", choices="open, completed"
+            )
         if sort not in TASK_SORTS:
-            raise RuleBroken(f"sort must be one of {', '.join(TASK_SORTS)}.")
+            raise RuleBroken(
+                f"sort must be one of {', '.join(TASK_SORTS)}.",
+                code="bad_choice",
+                name="sort",
+                choices=", ".join(TASK_SORTS),
+            )
         check_limit(limit)
         with self.reading() as session:
             paths = [] if by.is_system else reach.reach_paths(session, by)
@@ -196,7 +210,12 @@ class Queries(EngineBase):
         (any audit event); `missed_deadline`: instances with (True) or without (False) a step that was
         completed after its due time or is still open past it."""
         if status is not None and status not in INSTANCE_STATUSES:
-            raise RuleBroken(f"status must be one of {', '.join(INSTANCE_STATUSES)}.")
+            raise RuleBroken(
+                f"status must be one of {', '.join(INSTANCE_STATUSES)}.",
+                code="bad_choice",
+                name="status",
+                choices=", ".join(INSTANCE_STATUSES),
+            )
         check_limit(limit)
         with self.reading() as session:
             query = select(ProcessInstance).options(
@@ -268,7 +287,7 @@ class Queries(EngineBase):
     def verify(self, by: Principal, instance_id: str | None = None) -> dict:
         """Replay the hash chains (one instance, or all within reach): {ok, checked, broken}."""
         if not _reads_everything(by):
-            raise NotAllowed("Only auditors and admins may verify the audit trail.")
+            raise NotAllowed("Only auditors and admins may verify the audit trail.", code="auditors_only")
         with self.reading() as session:
             if instance_id is not None:
                 self._readable_instance(session, instance_id, by)
@@ -294,13 +313,16 @@ class Queries(EngineBase):
                 .order_by(WorkflowTask.seq)
             )
             tasks = runtime.stored_tasks(spec, subprocess_specs, instance.state, rows)
-            return diagram_path(tasks, definition.sequence_flows)
+            arrived_at = session.execute(
+                select(AuditEvent.element_id).where(AuditEvent.stream == instance.id, AuditEvent.action.in_(ARRIVALS))
+            ).scalars()
+            return with_recorded_visits(diagram_path(tasks, definition.sequence_flows), arrived_at)
 
     def export_case(self, instance_id: str, by: Principal, format: str = "json") -> dict | str:
         """The whole case for the file: JSON (instance, tasks, events, comments, definition, chain head)
-        or CSV (the audit events, the chain head in a comment line above them)."""
+        or the same case as one CSV text in sections (engine/case_file.py)."""
         if format not in ("json", "csv"):
-            raise RuleBroken("format must be json or csv.")
+            raise RuleBroken("format must be json or csv.", code="bad_choice", name="format", choices="json, csv")
         with self.reading() as session:
             instance = self._readable_instance(session, instance_id, by)
             events = list(
@@ -310,8 +332,6 @@ class Queries(EngineBase):
                     .order_by(AuditEvent.seq)
                 ).scalars()
             )
-            if format == "csv":
-                return views.case_csv(instance, events)
             definition = session.get(ProcessDefinition, instance.definition_id)
             tasks = session.execute(
                 select(HumanTask)
@@ -325,7 +345,8 @@ class Queries(EngineBase):
             ).scalars()
             blob = session.get(Blob, definition.bpmn_sha256)
             xml = blob.content.decode("utf-8", errors="replace") if blob is not None else None
-            return views.case_export(instance, definition, list(tasks), events, list(comments), xml)
+            case = views.case_export(instance, definition, list(tasks), events, list(comments), xml)
+            return case_file.case_csv(case) if format == "csv" else case
 
     # --- definitions -----------------------------------------------------------------------------
 
@@ -340,5 +361,10 @@ class Queries(EngineBase):
             definition = deployments.find_definition(session, key, version)
             blob = session.get(Blob, definition.bpmn_sha256)
             if blob is None:
-                raise NotFound(f"The BPMN of {key!r} version {definition.version} is missing from the database.")
+                raise NotFound(
+                    f"The BPMN of {key!r} version {definition.version} is missing from the database.",
+                    code="bpmn_missing",
+                    process=key,
+                    version=definition.version,
+                )
             return blob.content.decode("utf-8", errors="replace")

@@ -65,7 +65,7 @@ class RemarkCommands(TaskOperations):
         with self.reading() as session:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
-                raise NotFound(f"There is no process instance {instance_id}.")
+                raise NotFound(f"There is no process instance {instance_id}.", code="no_instance", id=instance_id)
             paths = session.execute(
                 select(HumanTask.org_path).where(HumanTask.instance_id == instance.id).distinct()
             ).scalars()
@@ -91,7 +91,11 @@ class RemarkCommands(TaskOperations):
                 at = task.last_urged_at.astimezone(BEIJING)
                 again = (task.last_urged_at + URGE_INTERVAL).astimezone(BEIJING)
                 raise Conflict(
-                    f"“{task.name}” was already urged at {at:%H:%M}; it can be urged again after {again:%H:%M}."
+                    f"“{task.name}” was already urged at {at:%H:%M}; it can be urged again after {again:%H:%M}.",
+                    code="urged_recently",
+                    task=task.name,
+                    at=task.last_urged_at,
+                    again=task.last_urged_at + URGE_INTERVAL,
                 )
             task.priority = min(URGE_CAP, (task.priority or 0) + URGE_STEP)
             task.urged_count = (task.urged_count or 0) + 1
@@ -109,6 +113,18 @@ class RemarkCommands(TaskOperations):
 
     # --- who may ------------------------------------------------------------------------------
 
+    def task_rights(self, task_id: str, by: Principal) -> dict[str, bool]:
+        """Whether `by` may comment on (and so copy) and urge the task: what the task page offers them."""
+        with self.reading() as session:
+            task = self._task(session, task_id)
+            instance = session.get(ProcessInstance, task.instance_id)
+            may_comment = self._may_comment(session, by, task) is not None
+            try:
+                self._urger(session, by, task, instance)
+            except NotAllowed:
+                return {"comment": may_comment, "copy": may_comment, "urge": False}
+            return {"comment": may_comment, "copy": may_comment, "urge": True}
+
     def _may_comment(self, session: Session, by: Principal, task: HumanTask) -> Actor | None:
         if by.is_system:
             return by.actor(task.role, task.org_code)
@@ -122,9 +138,12 @@ class RemarkCommands(TaskOperations):
         if actor is not None:
             return actor
         if by.person.has_role(AUDITOR):
-            raise NotAllowed("Auditors read the comments on a task but do not add them.")
+            raise NotAllowed("Auditors read the comments on a task but do not add them.", code="auditor_no_comment")
         raise NotAllowed(
-            f"{by.username} may not comment on “{task.name}”: its officials and those of the units above it may."
+            f"{by.username} may not comment on “{task.name}”: its officials and those of the units above it may.",
+            code="may_not_comment",
+            user=by.username,
+            task=task.name,
         )
 
     def _require_case_reader(
@@ -135,13 +154,20 @@ class RemarkCommands(TaskOperations):
             return
         paths = [instance.org_path, *task_paths]
         if reach.reaching(session, by, paths, None) is None:
-            raise NotAllowed(f"{by.username} may not read the comments of this case.")
+            raise NotAllowed(
+                f"{by.username} may not read the comments of this case.", code="may_not_read_comments", user=by.username
+            )
 
     def _urger(self, session: Session, by: Principal, task: HumanTask, instance: ProcessInstance) -> Actor:
         if by.is_system:
             return by.actor(None, task.org_code)
         if is_candidate(by.person, task) or by.username in (task.assignee, task.owner):
-            raise NotAllowed(f"{by.username} works “{task.name}” and cannot urge it; complete or hand it on instead.")
+            raise NotAllowed(
+                f"{by.username} works “{task.name}” and cannot urge it; complete or hand it on instead.",
+                code="urge_own_task",
+                user=by.username,
+                task=task.name,
+            )
         admin = reach.reaching(session, by, task_path(session, task), {ADMIN})
         if admin is not None:
             return by.actor(ADMIN, admin.org_code)
@@ -154,5 +180,9 @@ class RemarkCommands(TaskOperations):
         unit = session.get(OrgUnit, task.org_code) if task.org_code else None
         raise NotAllowed(
             f"{by.username} may not urge “{task.name}”: the case's initiator, officials of the units above "
-            f"{unit.name if unit else task.org_code} and admins may."
+            f"{unit.name if unit else task.org_code} and admins may.",
+            code="may_not_urge",
+            user=by.username,
+            task=task.name,
+            unit=task.org_code,
         )

@@ -53,7 +53,7 @@ class StatisticsQueries(EngineBase):
     ) -> dict:
         """Auditors' and admins' figures over the instances within their reach that match the filters."""
         if not by.is_system and not any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
-            raise NotAllowed("Only auditors and admins read the statistics.")
+            raise NotAllowed("Only auditors and admins read the statistics.", code="auditors_only")
         with self.reading() as session:
             conditions = []
             if not by.is_system:

@@ -41,19 +41,29 @@ class TaskCommands(InstanceCommands):
         with self.reading() as session:
             task = session.get(HumanTask, task_id)
             if task is None:
-                raise NotFound(f"There is no task {task_id}.")
+                raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
             return task.instance_id
 
     def _open_task(self, session: Session, task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)
         if task is None:
-            raise NotFound(f"There is no task {task_id}.")
+            raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
         if task.status == COMPLETED:
             by = task.completed_by or "someone"
             at = task.completed_at.strftime("%Y-%m-%d %H:%M") if task.completed_at else ""
-            raise TaskClosed(f"The task “{task.name}” was already completed by {by} at {at}.".replace(" at .", "."))
+            raise TaskClosed(
+                f"The task “{task.name}” was already completed by {by} at {at}.".replace(" at .", "."),
+                code="task_completed",
+                task=task.name,
+                user=task.completed_by,
+                at=task.completed_at,
+            )
         if task.status == CANCELLED:
-            raise TaskClosed(f"The task “{task.name}” was withdrawn by the process and needs no action.")
+            raise TaskClosed(
+                f"The task “{task.name}” was withdrawn by the process and needs no action.",
+                code="task_cancelled",
+                task=task.name,
+            )
         return task
 
     def _authorize_task(self, by: Principal, task: HumanTask) -> Actor:
@@ -70,13 +80,22 @@ class TaskCommands(InstanceCommands):
         elif by.person.holds(task.role, task.org_code):
             return by.actor(task.role, task.org_code)
         who = task.role or "officials"
-        raise NotAllowed(f"{by.username} is not a candidate for “{task.name}”: it is for {who} of {task.org_code}.")
+        raise NotAllowed(
+            f"{by.username} is not a candidate for “{task.name}”: it is for {who} of {task.org_code}.",
+            code="not_candidate",
+            user=by.username,
+            task=task.name,
+            role=task.role,
+            unit=task.org_code,
+        )
 
     def _check_instance_active(self, instance: ProcessInstance) -> None:
         if instance.status == SUSPENDED:
-            raise Conflict("The instance is suspended; its tasks cannot be worked until it is resumed.")
+            raise Conflict(
+                "The instance is suspended; its tasks cannot be worked until it is resumed.", code="instance_suspended"
+            )
         if instance.status in ENDED:
-            raise TaskClosed(f"The instance is {instance.status}.")
+            raise TaskClosed(f"The instance is {instance.status}.", code="instance_ended", status=instance.status)
 
     def claim(self, task_id: str, by: Principal) -> dict:
         return self._assign(task_id, by, claim=True)
@@ -95,7 +114,12 @@ class TaskCommands(InstanceCommands):
                 if task.assignee == by.username:
                     return views.task_summary(task)
                 if task.assignee is not None:
-                    raise Conflict(f"The task “{task.name}” is already claimed by {task.assignee}.")
+                    raise Conflict(
+                        f"The task “{task.name}” is already claimed by {task.assignee}.",
+                        code="task_claimed",
+                        task=task.name,
+                        assignee=task.assignee,
+                    )
                 task.assignee, task.claimed_at = by.username, utcnow()
             else:
                 if task.assignee is None:
@@ -103,10 +127,19 @@ class TaskCommands(InstanceCommands):
                 if task.delegation == DELEGATION_PENDING:
                     raise Conflict(
                         f"“{task.name}” is delegated to {task.assignee} by {task.owner}; it goes back to "
-                        f"{task.owner} when {task.assignee} completes it, not by releasing it."
+                        f"{task.owner} when {task.assignee} completes it, not by releasing it.",
+                        code="delegated_not_released",
+                        task=task.name,
+                        assignee=task.assignee,
+                        owner=task.owner,
                     )
                 if task.assignee != by.username and not by.is_system:
-                    raise Conflict(f"The task “{task.name}” is claimed by {task.assignee}, not by {by.username}.")
+                    raise Conflict(
+                        f"The task “{task.name}” is claimed by {task.assignee}, not by {by.username}.",
+                        code="task_claimed",
+                        task=task.name,
+                        assignee=task.assignee,
+                    )
                 task.assignee, task.claimed_at = None, None
             instance.updated_at = utcnow()
             AuditLog(session).append_instance(
@@ -122,7 +155,7 @@ class TaskCommands(InstanceCommands):
     def complete(self, task_id: str, by: Principal, data: dict | None = None) -> dict:
         data = {} if data is None else data
         if not isinstance(data, dict):
-            raise RuleBroken("The task data must be a JSON object.")
+            raise RuleBroken("The task data must be a JSON object.", code="data_not_object")
         instance_id = self._task_instance_id(task_id)
         with self.live.instance_lock(instance_id), self.transaction() as session:
             instance = self._lock_instance(session, instance_id)
@@ -145,17 +178,29 @@ class TaskCommands(InstanceCommands):
                     if delegates[:1] == [by.username]:
                         raise Conflict(
                             f"You already handed “{task.name}” back to {task.assignee or task.owner}; "
-                            "it needs nothing more from you."
+                            "it needs nothing more from you.",
+                            code="already_handed_back",
+                            task=task.name,
+                            owner=task.assignee or task.owner,
                         ) from None
                 raise
             self._check_instance_active(instance)
             if task.delegation == DELEGATION_PENDING and task.assignee != by.username:
                 raise Conflict(
                     f"The task “{task.name}” is delegated to {task.assignee}; "
-                    f"it comes back to {task.owner} to confirm once they have worked it."
+                    f"it comes back to {task.owner} to confirm once they have worked it.",
+                    code="task_delegated",
+                    task=task.name,
+                    assignee=task.assignee,
+                    owner=task.owner,
                 )
             if task.assignee is not None and task.assignee != by.username and not by.is_system:
-                raise Conflict(f"The task “{task.name}” is claimed by {task.assignee}.")
+                raise Conflict(
+                    f"The task “{task.name}” is claimed by {task.assignee}.",
+                    code="task_claimed",
+                    task=task.name,
+                    assignee=task.assignee,
+                )
             definition = session.get(ProcessDefinition, instance.definition_id)
             audit = AuditLog(session)
             if task.delegation == DELEGATION_PENDING:
@@ -215,7 +260,7 @@ class TaskCommands(InstanceCommands):
         with self.reading() as session:
             task = session.get(HumanTask, task_id)
             if task is None:
-                raise NotFound(f"There is no task {task_id}.")
+                raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
             instance = session.get(ProcessInstance, task.instance_id)
             self._require_reach(session, by, task.org_path or instance.org_path)
             definition = session.get(ProcessDefinition, instance.definition_id)

@@ -165,13 +165,13 @@ def _task(workflow: BpmnWorkflow, task_id: str) -> Any:
     try:
         return workflow.get_task_from_id(UUID(task_id))
     except (TaskNotFoundException, ValueError) as exc:
-        raise NotFound(f"Task {task_id} is not part of this instance.") from exc
+        raise NotFound(f"Task {task_id} is not part of this instance.", code="task_not_in_case") from exc
 
 
 def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
     task = _task(workflow, task_id)
     if task.state != TaskState.READY or not task.task_spec.manual:
-        raise RuleBroken(f"Task {task_id} is not waiting for a person.")
+        raise RuleBroken(f"Task {task_id} is not waiting for a person.", code="task_not_waiting")
     task.data.update(copy.deepcopy(data))
     task.run()
 
@@ -312,7 +312,7 @@ def update_task_data(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
     """Store values on a waiting user task without running it (a delegate's draft for the owner)."""
     task = _task(workflow, task_id)
     if task.state != TaskState.READY or not task.task_spec.manual:
-        raise RuleBroken(f"Task {task_id} is not waiting for a person.")
+        raise RuleBroken(f"Task {task_id} is not waiting for a person.", code="task_not_waiting")
     task.data.update(copy.deepcopy(data))
     task.internal_data[_DRAFT_FIELDS] = sorted(set(task.internal_data.get(_DRAFT_FIELDS, [])) | set(data))
 
@@ -382,9 +382,9 @@ def reset_to(workflow: BpmnWorkflow, task_id: str) -> list[str]:
     ids of the tasks that were dropped.
     """
     if not is_completed_user_task(workflow, task_id):
-        raise RuleBroken(f"Task {task_id} is not a completed step of this case.")
+        raise RuleBroken(f"Task {task_id} is not a completed step of this case.", code="not_completed_step")
     try:
         dropped = workflow.reset_from_task_id(UUID(task_id))
     except SpiffWorkflowException as exc:
-        raise RuleBroken(f"The case cannot go back to task {task_id}: {exc}") from exc
+        raise RuleBroken(f"The case cannot go back to task {task_id}: {exc}", code="cannot_go_back") from exc
     return [str(t.id) for t in dropped]

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, render_template, request
 from markupsafe import Markup
 
+from engine.models import utcnow
 from web import i18n
 from web.audit.access import auditors_only
 from web.audit.diagram_svg import diagram_svg
@@ -75,6 +76,7 @@ def case_context(instance_id: str) -> dict[str, Any]:
     )
     units = engine().org_unit_names([e["actor"]["org_unit"] for e in events] + [instance["org_unit"]])
     created_at: dict[str, datetime] = {}
+    closed_at = _cancellations(events, instance)
     timeline = []
     for index, event in enumerate(events):
         data = event.get("data") or {}
@@ -86,7 +88,7 @@ def case_context(instance_id: str) -> dict[str, Any]:
         if event["action"] == "task_completed" and data.get("task_id") in created_at:
             took = duration_text((at - created_at[data["task_id"]]).total_seconds())
         due = datetime.fromisoformat(task["due_at"]) if task and task.get("due_at") else None
-        late = bool(due and event["action"] == "task_completed" and at > due)
+        late = lateness(event["action"], task, at, due, closed_at)
         actor = event["actor"]
         element = event.get("element_id") or ""
         timeline.append(
@@ -129,6 +131,30 @@ def case_context(instance_id: str) -> dict[str, Any]:
     }
 
 
+def lateness(action: str, task: dict | None, at: datetime, due: datetime | None, closed_at: dict) -> str | None:
+    """Whether the event marks a late step: "completed" (done after its due time), "open" (the step's
+    creation, when it is still open past its due time) or "cancelled" (withdrawn only after it was due)."""
+    if task is None or due is None:
+        return None
+    if action == "task_completed":
+        return "completed" if at > due else None
+    if action != "task_created" or task["status"] == "completed":
+        return None
+    until = utcnow() if task["status"] == "open" else closed_at.get(task["id"], closed_at.get(None, utcnow()))
+    return task["status"] if until > due else None
+
+
+def _cancellations(events: list[dict], instance: dict) -> dict[str | None, datetime]:
+    """When each cancelled step was withdrawn (by its task id; None: when the case ended, for the rest)."""
+    found: dict[str | None, datetime] = {}
+    for event in events:
+        if event["action"] == "task_cancelled" and (event.get("data") or {}).get("task_id"):
+            found[event["data"]["task_id"]] = datetime.fromisoformat(event["at"])
+    if instance.get("ended_at"):
+        found[None] = datetime.fromisoformat(instance["ended_at"])
+    return found
+
+
 def _listed(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -155,25 +181,13 @@ def audit_verify_all():  # noqa: ANN201
     return page("audit/_verification.html", result=shown_verification(result), scope="all")
 
 
-# The engine's reasons (engine/audit.py), by a phrase each contains -> the catalogue's sentence.
-REASONS = {
-    "content does not match": "audit.reason.changed",
-    "prev_hash does not match": "audit.reason.relinked",
-    "is missing": "audit.reason.missing",
-    "rows were removed": "audit.reason.cut",
-    "tombstone": "audit.reason.tombstone",
-}
-
-
-def reason_text(reason: str) -> str:
-    return next((i18n.t(key) for phrase, key in REASONS.items() if phrase in reason), reason)
-
-
 def shown_verification(result: dict) -> dict:
+    """Each broken row with when it was written and why, in the page's language (by the engine's code)."""
     broken = []
     for link in result["broken"]:
         since = i18n.when(link["at"], with_year=True) if link.get("at") else ""
-        broken.append(link | {"since": since, "reason": reason_text(link["reason"])})
+        reason = i18n.t_or(f"audit.reason.{link.get('code')}", link["reason"])
+        broken.append(link | {"since": since, "reason": reason})
     return result | {"broken": broken}
 
 

@@ -12,6 +12,7 @@ from flask import redirect, request
 from engine.errors import GovflowError, RuleBroken
 from web import i18n
 from web.audit.access import auditors_only
+from web.messages import error_sentence
 from web.workspace import bp, engine, me, page
 
 PAGE_SIZE = 20
@@ -70,7 +71,7 @@ def audit_search():  # noqa: ANN201
     try:
         found = engine().list_instances(me(), cursor=cursor, limit=PAGE_SIZE, **engine_filters(filters))
     except GovflowError as exc:
-        found, notice, tone = {"items": [], "next_cursor": None}, str(exc), "error"
+        found, notice, tone = {"items": [], "next_cursor": None}, error_sentence(exc), "error"
     definitions = {d["key"]: d["name"] for d in engine().list_definitions(latest=True)}
     units = engine().list_org_units()
     names = {u["code"]: u["name"] for u in units}

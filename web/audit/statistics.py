@@ -11,6 +11,7 @@ from web.audit import charts
 from web.audit.access import auditors_only
 from web.audit.case import duration_text
 from web.audit.search import STATUSES, engine_filters, form_filters
+from web.messages import error_sentence
 from web.workspace import bp, engine, me, page
 
 SHOWN_COMMITTEES = 8  # the most burdened committees get a chart each; the table lists every one
@@ -38,7 +39,7 @@ def audit_statistics():  # noqa: ANN201
                 "steps": [],
                 "committee_load": {"months": [], "departments": [], "committees": []},
             },
-            str(exc),
+            error_sentence(exc),
         )
     definitions = {d["key"]: d["name"] for d in engine().list_definitions(latest=True)}
     steps = [
