@@ -135,6 +135,12 @@ class UploadProblemSchema(Schema):
     element_id = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
     message = fields.String()
+    code = fields.String(
+        allow_none=True, metadata={"description": "the check or lint rule that found it, e.g. gateway-default"}
+    )
+    params = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "the values its sentence names"}
+    )
 
 
 class DeployedProcessSchema(Schema):

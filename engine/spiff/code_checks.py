@@ -127,6 +127,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
             f"{what} says neither when (timeDate), after how long (timeDuration) nor how often (timeCycle) it fires.",
             event,
             element_id=event.get("id"),
+            code="timer-invalid",
+            params={"name": label(event)},
         )
         return
     wanted = timers.ELEMENT_KIND[tag]
@@ -137,6 +139,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
             f"{what} has an empty {tag}; write for example {timers.EXAMPLES[wanted]}.",
             value_element,
             element_id=event.get("id"),
+            code="timer-invalid",
+            params={"name": label(event)},
         )
         return
     literal = timers.string_literal(text)
@@ -148,6 +152,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
                 f"{what} has the {other} {text}, but a timer needs an ISO 8601 text such as {timers.EXAMPLES[wanted]}.",
                 value_element,
                 element_id=event.get("id"),
+                code="timer-invalid",
+                params={"name": label(event)},
             )
             return
         # An expression the engine evaluates when the timer starts (working_days(15), due_date).
@@ -155,7 +161,14 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
         _sandboxed(file, value_element, text, what, findings, check_expression, event)
         problem = _working_days_problem(text, tag)
         if problem:
-            findings.problem(file, f"{what} {problem}", value_element, element_id=event.get("id"))
+            findings.problem(
+                file,
+                f"{what} {problem}",
+                value_element,
+                element_id=event.get("id"),
+                code="timer-invalid",
+                params={"name": label(event)},
+            )
         return
     value = literal if literal is not None else text
     try:
@@ -166,6 +179,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
             f"{what} cannot be read: {exc}. Examples of a {wanted}: {timers.EXAMPLES[wanted]}.",
             value_element,
             element_id=event.get("id"),
+            code="timer-invalid",
+            params={"name": label(event)},
         )
         return
     if kind != wanted:
@@ -175,6 +190,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
             f"{timers.EXAMPLES[wanted]} (or change the timer's type to {_KIND_TAG[kind]}).",
             value_element,
             element_id=event.get("id"),
+            code="timer-invalid",
+            params={"name": label(event)},
         )
         return
     if timers.without_offset(value):
@@ -184,6 +201,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
             "zone; add +08:00 for Beijing time.",
             value_element,
             element_id=event.get("id"),
+            code="timer-invalid",
+            params={"name": label(event)},
         )
 
 
