@@ -17,7 +17,8 @@ from engine.principal import Principal
 from engine.roles import ADMIN, DESIGNER
 
 
-def _require_designer(by: Principal) -> None:
+def require_designer(by: Principal) -> None:
+    """Designers and admins (and the operator's CLI) may validate, deploy and work in the studio."""
     if not by.is_system and not by.person.has_role(DESIGNER) and not by.person.has_role(ADMIN):
         raise NotAllowed("Only process designers may validate and deploy bundles.")
 
@@ -27,7 +28,7 @@ class DeploymentCommands(EngineBase):
         """Every deploy check plus the lint rules (engine/lint.py), nothing deployed: {ok, errors, warnings}.
 
         `ok` says whether the bundle would deploy; lint findings are warnings and never block it."""
-        _require_designer(by or Principal.system())
+        require_designer(by or Principal.system())
         with self.reading() as session:
             try:
                 warnings = deployments.validate(session, files).warnings
@@ -41,7 +42,7 @@ class DeploymentCommands(EngineBase):
 
     def deploy(self, files: dict[str, bytes], by: Principal | None = None) -> dict:
         by = by or Principal.system()
-        _require_designer(by)
+        require_designer(by)
         with self.transaction() as session:
             result = deployments.deploy(session, files, by.actor(DESIGNER), self.specs)
             self._deployed(session, result.id)
