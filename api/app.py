@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 import web
 from api import auth, errors, metrics
 from api.parsing import Blueprint
-from api.routes import access, audit, calendar, deployments, events, instances, people, procedures, tasks
+from api.routes import access, audit, calendar, deployments, events, instances, people, procedures, studio, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
@@ -23,6 +23,8 @@ from engine.config import Settings
 # Uploads (deployment bundles) may be large; every other body is JSON and small.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_JSON_BYTES = 1024 * 1024
+# Saving a draft sends its files' text as JSON: as large as an upload may be.
+LARGE_JSON_ENDPOINTS = {"studio.OneDraft"}
 
 health = Blueprint("health", __name__, url_prefix="/api/v1", description="Health")
 
@@ -121,6 +123,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     blueprints = (health, access.blp, people.blp, calendar.blp, deployments.blp, instances.blp, tasks.blp, audit.blp)
     blueprints += (procedures.blp,)
     blueprints += (events.blp,)  # time and events: POST /messages, GET /jobs
+    blueprints += (studio.blp,)  # the designer studio: library, drafts, diffs, migrations
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
 
@@ -130,7 +133,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _limit_json_bodies() -> None:
-        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > MAX_JSON_BYTES:
+        limit = MAX_UPLOAD_BYTES if request.endpoint in LARGE_JSON_ENDPOINTS else MAX_JSON_BYTES
+        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > limit:
             from werkzeug.exceptions import RequestEntityTooLarge
 
             raise RequestEntityTooLarge()
