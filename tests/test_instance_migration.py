@@ -3,6 +3,7 @@ the migration moves those it can, one command each, and leaves the others where 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -198,3 +199,21 @@ def test_a_suspended_case_moves_but_does_not_run_until_resumed(two_cases) -> Non
     engine.resume(at_register, by=engine.principal("admin"))
     complete(engine, at_register, "wang", REGISTER)
     assert open_task(engine, at_register)["name"] == "街道复核"
+
+
+@pytest.mark.slow
+def test_an_operator_moves_cases_from_the_shell_after_a_dry_run(two_cases, db_url: str) -> None:  # noqa: ANN001
+    from tests.test_cli import govflow
+
+    engine, at_register, at_review = two_cases
+    deploy(engine, review_process(review_name="街道复核"))
+    dry = govflow(db_url, "--json", "migrate", "street_review", "--dry-run", "--user", "designer")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["counts"] == {"ok": 2, "migrated": 0, "blocked": 0}
+    human = govflow(db_url, "migrate", "street_review", "--instance", at_review)
+    assert human.returncode == 0 and "moved 1, blocked 0" in human.stdout, human.stderr
+    assert engine.get_instance(at_review)["version"] == 2
+    assert engine.get_instance(at_register)["version"] == 1
+    deploy(engine, review_process(with_register=False))
+    blocked = govflow(db_url, "migrate", "street_review", "--from", "1")
+    assert blocked.returncode == 1 and "登记议题" in blocked.stdout and "Traceback" not in blocked.stderr
