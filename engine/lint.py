@@ -314,7 +314,7 @@ class _Linter:
                 continue
             guess = _closest_role([lane.get("id") or "", name or ""])
             suggestion = f" (did you mean {guess}?)" if guess else ""
-            self.say("unknown-role", lane, name=label(lane), suggestion=suggestion)
+            self.say("unknown-role", lane, name=label(lane), suggestion=suggestion, role=guess or "")
 
 
 def _event_definitions(event: etree._Element) -> list[etree._Element]:
