@@ -72,10 +72,10 @@
   });
 
   function importXml(xml) {
+    marked = []; // the elements they were on go with the old diagram
     return modeler.importXML(xml).then(function (result) {
       showReadably(modeler.get("canvas"));
       dirty = false;
-      clearMarks();
       return { warnings: (result.warnings || []).map(function (w) { return String(w.message || w); }) };
     });
   }
@@ -115,7 +115,8 @@
   function clearMarks() {
     if (!modeler) return;
     var canvas = modeler.get("canvas");
-    marked.forEach(function (mark) { canvas.removeMarker(mark[0], mark[1]); });
+    var registry = modeler.get("elementRegistry");
+    marked.forEach(function (mark) { if (registry.get(mark[0])) canvas.removeMarker(mark[0], mark[1]); });
     marked = [];
   }
 
