@@ -77,7 +77,7 @@ def test_a_designer_adds_a_step_validates_fixes_and_deploys_while_an_older_case_
     designer.locator('.djs-element[data-element-id="register_issue"]').wait_for()
 
     # A new task, drawn from the palette into the residents' committee lane, below 准备议事记录.
-    designer.get_by_role("button", name="Create task").click()
+    designer.get_by_role("button", name="创建任务").click()
     x, y = page_point(designer, "prepare_deliberation", dy=130)
     designer.mouse.move(x - 30, y - 30)
     designer.mouse.move(x, y, steps=5)

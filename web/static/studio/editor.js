@@ -48,7 +48,12 @@
 
   var modeler;
   var ready = fetch(root.dataset.descriptor).then(function (r) { return r.json(); }).then(function (descriptor) {
-    modeler = new window.BpmnJS({ container: document.getElementById("studio-canvas"), moddleExtensions: { spiffworkflow: descriptor } });
+    var translate = window.govflowTranslate ? window.govflowTranslate(root.dataset.lang) : null;
+    modeler = new window.BpmnJS({
+      container: document.getElementById("studio-canvas"),
+      moddleExtensions: { spiffworkflow: descriptor },
+      additionalModules: translate ? [{ translate: ["value", translate] }] : []
+    });
     var panel = new window.GovflowPanel(modeler, document.getElementById("studio-panel"), {
       texts: texts,
       roles: JSON.parse(root.dataset.roles || "[]"),
