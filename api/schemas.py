@@ -979,3 +979,4 @@ class TimerCheckSchema(Schema):
 class StudioChoicesSchema(Schema):
     roles = fields.List(fields.String())
     forms = fields.List(fields.String())
+    decisions = fields.List(fields.String())

@@ -208,6 +208,23 @@ def zipped(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def form_ids(files: dict[str, bytes]) -> set[str]:
+    """The ids of the bundle's forms (by file name, as the editor names them)."""
+    return {name.removesuffix(".form.json") for name in files if name.lower().endswith(".form.json")}
+
+
+def decision_ids(files: dict[str, bytes]) -> set[str]:
+    """The decisions of the bundle's DMN files (files that cannot be read name none)."""
+    found: set[str] = set()
+    for name, content in files.items():
+        if name.lower().endswith(".dmn"):
+            try:
+                found |= {d.get("id") for d in dmn_decisions(read_xml(content)) if d.get("id")}
+            except XmlRefused:
+                continue
+    return found
+
+
 def deployed_form_ids(session: Session) -> list[str]:
     return sorted(set(session.execute(select(FormDefinition.form_id)).scalars()))
 

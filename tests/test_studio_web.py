@@ -74,6 +74,7 @@ def test_the_editor_page_carries_the_roles_forms_and_texts_its_panel_needs(app) 
     assert page.status_code == 200
     assert 'data-file="petition_review.bpmn"' in body and "bpmn-modeler.production.min.js" in body
     assert "subdistrict_office" in body and "petition_register" in body  # roles and forms for the panel
+    assert 'data-decisions="[&#34;petition_class&#34;]"' in body  # the decisions a business-rule task may run
     assert "studio/spiffworkflow.json" in body
     form = designer.get(f"/studio/drafts/{draft_id}/edit/petition_register.form.json")
     assert form.status_code == 200 and "form-editor.umd.js" in form.get_data(as_text=True)

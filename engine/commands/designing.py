@@ -96,11 +96,19 @@ class DesignCommands(DeploymentCommands, RuleCommands):
         with self.reading() as session:
             return drafts.version_files(session, deployments.find_definition(session, key, version))
 
-    def studio_choices(self, by: Principal) -> dict:
-        """What the editor's panel offers: lane roles and the forms already deployed."""
+    def studio_choices(self, by: Principal, draft_id: str | None = None) -> dict:
+        """What the editor's panel offers: lane roles, the forms and decisions deployed (and the draft's)."""
         require_designer(by)
         with self.reading() as session:
-            return {"roles": sorted(LANE_ROLES), "forms": drafts.deployed_form_ids(session)}
+            files = deployments.library_files(session)
+            if draft_id:
+                drafts.load_draft(session, draft_id, by)
+                files |= drafts.draft_files(session, draft_id)
+            return {
+                "roles": sorted(LANE_ROLES),
+                "forms": sorted(set(drafts.deployed_form_ids(session)) | drafts.form_ids(files)),
+                "decisions": sorted(drafts.decision_ids(files)),
+            }
 
     # --- drafts ----------------------------------------------------------------------------------
 

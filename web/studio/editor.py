@@ -35,16 +35,16 @@ def _texts() -> dict[str, str]:
 
 def _draft_context(draft_id: str) -> dict:
     draft = engine().get_draft(draft_id, me())
-    choices = engine().studio_choices(me())
+    choices = engine().studio_choices(me(), draft_id)
     files = draft["files"]
     bpmn = next((f["filename"] for f in files if f["kind"] == "bpmn"), None)
-    draft_forms = [f["filename"].removesuffix(".form.json") for f in files if f["kind"] == "form"]
     return {
         "draft": draft,
         "bpmn_file": bpmn,
         "files": files,
         "roles": [{"id": r, "label": i18n.role_label(r)} for r in sorted(LANE_ROLES)],
-        "forms": sorted(set(choices["forms"]) | set(draft_forms)),
+        "forms": choices["forms"],
+        "decisions": choices["decisions"],
         "processes": sorted({d["key"] for d in engine().list_definitions(latest=True)}),
         "texts": _texts(),
     }

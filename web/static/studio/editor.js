@@ -58,6 +58,7 @@
       texts: texts,
       roles: JSON.parse(root.dataset.roles || "[]"),
       forms: JSON.parse(root.dataset.forms || "[]"),
+      decisions: JSON.parse(root.dataset.decisions || "[]"),
       processes: JSON.parse(root.dataset.processes || "[]"),
       request: request
     });

@@ -47,7 +47,7 @@
       return editor;
     });
   } else {
-    editor = new window.DmnJS({ container: container, common: { keyboard: { bindTo: document } } });
+    editor = new window.DmnJS({ container: container });
     ready = source.then(function (xml) { return editor.importXML(xml); }).then(function () {
       var views = editor.getViews();
       var table = views.find(function (v) { return v.type === "decisionTable"; });

@@ -161,6 +161,15 @@
     return this.field(key, label, input, hint);
   };
 
+  // A text field that suggests values (a datalist): the designer may still type another.
+  GovflowPanel.prototype.withChoices = function (field, listId, values) {
+    var list = el("datalist", { id: listId });
+    values.forEach(function (value) { list.appendChild(el("option", { value: value })); });
+    field.querySelector("input").setAttribute("list", listId);
+    field.appendChild(list);
+    return field;
+  };
+
   GovflowPanel.prototype.choice = function (key, label, value, options, onChange, hint) {
     var select = el("select", {});
     options.forEach(function (option) {
@@ -307,19 +316,14 @@
       }, null, true));
     }
     if (is(bo, "bpmn:BusinessRuleTask")) {
-      parts.push(this.text("decision", this.t("panel.decision"), this.bodyExtension(bo, "spiffworkflow:CalledDecisionId"), function (value) {
+      parts.push(this.withChoices(this.text("decision", this.t("panel.decision"), this.bodyExtension(bo, "spiffworkflow:CalledDecisionId"), function (value) {
         self.change(function () { self.setBodyExtension(element, bo, "spiffworkflow:CalledDecisionId", value); });
-      }));
+      }), "gf-decisions", this.options.decisions || []));
     }
     if (is(bo, "bpmn:CallActivity")) {
-      var called = this.text("called", this.t("panel.called_element"), bo.calledElement, function (value) {
+      parts.push(this.withChoices(this.text("called", this.t("panel.called_element"), bo.calledElement, function (value) {
         self.change(function () { self.modeling.updateProperties(element, { calledElement: value.trim() || undefined }); });
-      });
-      var list = el("datalist", { id: "gf-processes" });
-      this.options.processes.forEach(function (key) { list.appendChild(el("option", { value: key })); });
-      called.querySelector("input").setAttribute("list", "gf-processes");
-      called.appendChild(list);
-      parts.push(called);
+      }), "gf-processes", this.options.processes));
     }
     var timer = this.eventDefinition(bo, "bpmn:TimerEventDefinition");
     if (timer) parts = parts.concat(this.timerParts(element, bo, timer));
