@@ -51,6 +51,8 @@ def test_studio_mistakes_are_answered_with_sentences(api: ApiClient) -> None:
     assert problem_of(diff)["status"] == 404
     timer = api.post("/studio/timer-check", "designer", json={"kind": "timeCycle", "text": "P7D"}).json
     assert timer["ok"] is False and "cycle timer" in timer["problems"][0]["message"]
+    control = api.post("/studio/timer-check", "designer", json={"kind": "timeDuration", "text": "P7D\u0005"})
+    assert "cannot hold" in problem_of(control)["detail"]
     not_bpmn = {"file": (io.BytesIO(b"{}"), "form.form.json")}
     imported = api.post("/drafts/import", "designer", data=not_bpmn, content_type="multipart/form-data")
     assert problem_of(imported)["status"] == 422

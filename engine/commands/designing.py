@@ -229,7 +229,10 @@ class DesignCommands(DeploymentCommands, RuleCommands):
             raise RuleBroken(f"A timer is one of {', '.join(TIMER_TAGS)}.")
         event = etree.Element(bpmn("intermediateCatchEvent"), id="timer", name="timer")
         definition = etree.SubElement(event, bpmn("timerEventDefinition"))
-        etree.SubElement(definition, bpmn(tag)).text = text
+        try:
+            etree.SubElement(definition, bpmn(tag)).text = text
+        except ValueError:  # control characters, lone surrogates: nothing a BPMN file can hold
+            raise RuleBroken("The timer text holds characters a BPMN file cannot hold.") from None
         findings = Findings()
         check_timer("timer", definition, findings, check_expression)
         value = None
