@@ -58,3 +58,11 @@ def test_studio_mistakes_are_answered_with_sentences(api: ApiClient) -> None:
     assert problem_of(imported)["status"] == 422
     unknown = api.post("/process-definitions/nope/migrations", "designer", json={})
     assert problem_of(unknown)["status"] == 404
+
+
+def test_text_no_file_can_hold_is_refused_with_a_sentence(api: ApiClient) -> None:
+    draft = api.post("/drafts", "designer", json={"process_key": "petition_review"}).json
+    body = '{"title": "a\\udb5e", "files": {"petition_review.bpmn": "\\udb5e"}}'
+    refused = api.call("PATCH", f"/drafts/{draft['id']}", "designer", data=body, content_type="application/json")
+    assert problem_of(refused)["status"] == 422 and "surrogate" in refused.json["detail"]
+    assert {e["field"] for e in refused.json["errors"]} == {"title", "files.petition_review.bpmn"}
