@@ -33,6 +33,8 @@ from engine.errors import RuleBroken
 blp = Blueprint("studio", __name__, url_prefix="/api/v1", description="The designer studio (designers and admins)")
 
 MIMETYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "application/json"}
+TEXT = {"schema": {"type": "string"}}
+BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
 def attachment(body: bytes, filename: str, mimetype: str) -> Response:
@@ -60,6 +62,14 @@ class Diff(MethodView):
 class VersionFiles(MethodView):
     @blp.arguments(FilesArgsSchema, location="query")
     @blp.response(200, content_type="application/zip")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the zip or the .bpmn",
+                "content": {"application/zip": BINARY, "application/xml": TEXT},
+            }
+        }
+    )
     def get(self, args: dict, key: str) -> Response:
         """Download a version: the bundle as a zip (BPMN, forms, DMN files), or `format=bpmn` its BPMN alone."""
         files = auth.engine().version_files(key, args["version"], auth.current())
@@ -149,6 +159,9 @@ class OneDraft(MethodView):
 @blp.route("/drafts/<string:draft_id>/files/<string:filename>")
 class DraftFile(MethodView):
     @blp.response(200, content_type="application/xml")
+    @blp.doc(
+        responses={"200": {"description": "the file", "content": {"application/xml": TEXT, "application/json": TEXT}}}
+    )
     def get(self, draft_id: str, filename: str) -> Response:
         """One file of the draft as it was last saved."""
         body = auth.engine().draft_file(draft_id, filename, auth.current())
