@@ -24,6 +24,13 @@ def text_of(response) -> str:  # noqa: ANN001
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
 
 
+def deploy_renamed_review(engine: Engine) -> None:
+    """Version 2 of petition_review: 街道审查 renamed 街道复查."""
+    files = read_bundle(*PETITION_BUNDLE)
+    files["petition_review.bpmn"] = files["petition_review.bpmn"].replace("街道审查".encode(), "街道复查".encode())
+    engine.deploy(files, by=who(engine, "designer"))
+
+
 def opened(designer: Browser) -> str:
     """Open petition_review version 1 from the library; the draft's id."""
     answer = designer.post("/studio/open", {"process_key": "petition_review", "version": "1"})
@@ -106,9 +113,7 @@ def test_validation_speaks_the_pages_language_and_places_each_problem(app, petit
 
 
 def test_a_designer_compares_two_versions_on_the_diff_page(app, petition: Engine) -> None:  # noqa: ANN001
-    files = read_bundle(*PETITION_BUNDLE)
-    files["petition_review.bpmn"] = files["petition_review.bpmn"].replace("街道审查".encode(), "街道复查".encode())
-    petition.deploy(files, by=who(petition, "designer"))
+    deploy_renamed_review(petition)
     designer = Browser(app, "designer")
     assert "比较版本" in text_of(designer.get("/studio"))
     page = text_of(designer.get("/studio/processes/petition_review/diff?from=1&to=2"))
@@ -133,9 +138,7 @@ def test_a_camunda_file_is_imported_with_its_changes_listed(app) -> None:  # noq
 
 def test_running_cases_are_moved_after_a_dry_run_on_the_migration_page(app, petition: Engine) -> None:  # noqa: ANN001
     case = petition.start("petition_review", "qiaoyi", by=who(petition, "wang"), business_key="YT-7")
-    files = read_bundle(*PETITION_BUNDLE)
-    files["petition_review.bpmn"] = files["petition_review.bpmn"].replace("街道审查".encode(), "街道复查".encode())
-    petition.deploy(files, by=who(petition, "designer"))
+    deploy_renamed_review(petition)
     designer = Browser(app, "designer")
     assert "迁移到第 2 版" in text_of(designer.get("/studio"))
 
