@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 import web
 from api import auth, errors, metrics
 from api.parsing import Blueprint
-from api.routes import access, audit, calendar, deployments, events, instances, people, procedures, tasks
+from api.routes import access, audit, calendar, deployments, events, instances, people, procedures, studio, tasks
 from api.schemas import HealthSchema, ProblemSchema
 from engine import Engine
 from engine.config import Settings
@@ -23,6 +23,8 @@ from engine.config import Settings
 # Uploads (deployment bundles) may be large; every other body is JSON and small.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_JSON_BYTES = 1024 * 1024
+# Saving a draft sends its files' text as JSON: as large as an upload may be.
+LARGE_JSON_ENDPOINTS = {"studio.OneDraft"}
 
 health = Blueprint("health", __name__, url_prefix="/api/v1", description="Health")
 
@@ -68,20 +70,26 @@ class GovflowApi(Api):
 
 
 def nul_fields(req: Request) -> list[str]:
-    """Where the request carries a NUL character: "(path)", query argument names, JSON field paths."""
+    """Where the request carries a NUL character or a lone UTF-16 surrogate (text no database or XML file
+    can hold): "(path)", query argument names, JSON field paths."""
     found = ["(path)"] if "\x00" in req.path else []
     found += sorted({key for key, value in req.args.items(multi=True) if "\x00" in key + value})
-    if req.is_json and b"\\u0000" in req.get_data():
+    data = req.get_data() if req.is_json else b""
+    if b"\\u0000" in data or b"\\ud" in data.lower():
         found += _nul_paths(req.get_json(silent=True), "")
     return found
 
 
+def _unstorable(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
+
+
 def _nul_paths(value: object, path: str) -> list[str]:
     if isinstance(value, str):
-        return [path or "(body)"] if "\x00" in value else []
+        return [path or "(body)"] if _unstorable(value) else []
     if isinstance(value, dict):
         items = [(f"{path}.{key}" if path else str(key), key, item) for key, item in value.items()]
-        return [p for label, key, item in items for p in ([label] if "\x00" in key else _nul_paths(item, label))]
+        return [p for label, key, item in items for p in ([label] if _unstorable(key) else _nul_paths(item, label))]
     if isinstance(value, list):
         return [p for index, item in enumerate(value) for p in _nul_paths(item, f"{path}[{index}]")]
     return []
@@ -121,6 +129,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     blueprints = (health, access.blp, people.blp, calendar.blp, deployments.blp, instances.blp, tasks.blp, audit.blp)
     blueprints += (procedures.blp,)
     blueprints += (events.blp,)  # time and events: POST /messages, GET /jobs
+    blueprints += (studio.blp,)  # the designer studio: library, drafts, diffs, migrations
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
 
@@ -130,7 +139,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _limit_json_bodies() -> None:
-        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > MAX_JSON_BYTES:
+        limit = MAX_UPLOAD_BYTES if request.endpoint in LARGE_JSON_ENDPOINTS else MAX_JSON_BYTES
+        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > limit:
             from werkzeug.exceptions import RequestEntityTooLarge
 
             raise RequestEntityTooLarge()
@@ -141,7 +151,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # so both databases answer the same 422 instead of a 500.
         fields = nul_fields(request)
         if fields:
-            message = "Text may not contain the NUL character (U+0000)."
+            message = "Text may not contain the NUL character (U+0000) or a lone surrogate (U+D800 to U+DFFF)."
             return errors.problem(422, message, [{"field": f, "message": message} for f in fields])
         return None
 

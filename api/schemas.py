@@ -136,6 +136,12 @@ class UploadProblemSchema(Schema):
     element_id = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
     message = fields.String()
+    code = fields.String(
+        allow_none=True, metadata={"description": "the check or lint rule that found it, e.g. gateway-default"}
+    )
+    params = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "the values its sentence names"}
+    )
 
 
 class DeployedProcessSchema(Schema):
@@ -830,3 +836,151 @@ class ExportKeySchema(Schema):
     algorithm = fields.String()
     key_id = fields.String()
     public_key = fields.String()
+
+
+# --- the designer studio -------------------------------------------------------------------------
+
+
+class LibraryVersionSchema(Schema):
+    version = fields.Integer()
+    name = fields.String()
+    deployed_by = fields.String()
+    deployed_at = fields.String()
+    running = fields.Integer(metadata={"description": "instances on this version not yet completed or cancelled"})
+    finished = fields.Integer()
+
+
+class DraftFileSchema(Schema):
+    filename = fields.String()
+    size = fields.Integer()
+    kind = fields.String(metadata={"description": "bpmn, dmn or form"})
+    updated_at = fields.String()
+
+
+class DraftSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    owner = fields.String()
+    process_key = fields.String(allow_none=True)
+    base_version = fields.Integer(allow_none=True, metadata={"description": "the version it was opened from"})
+    created_at = fields.String()
+    updated_at = fields.String()
+    files = fields.List(fields.Nested(DraftFileSchema))
+    warnings = fields.List(fields.Nested(UploadProblemSchema), metadata={"description": "of an import"})
+
+
+class DraftListSchema(Schema):
+    items = fields.List(fields.Nested(DraftSchema))
+
+
+class LibraryEntrySchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    versions = fields.List(fields.Nested(LibraryVersionSchema))
+    drafts = fields.List(fields.Nested(DraftSchema))
+
+
+class LibrarySchema(Schema):
+    items = fields.List(fields.Nested(LibraryEntrySchema))
+
+
+class NewDraftSchema(StrictSchema):
+    process_key = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=100), metadata={"description": "open this process"}
+    )
+    version = fields.Integer(load_default=None, validate=VERSION_RANGE, metadata={"description": "default: latest"})
+    new_process = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=100), metadata={"description": "id of a new process"}
+    )
+    title = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+
+
+class DraftChangeSchema(StrictSchema):
+    title = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    files = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=255)),
+        values=fields.String(),
+        load_default=dict,
+        metadata={"description": "file name -> its text (BPMN/DMN XML or form JSON), added or replaced"},
+    )
+    remove = fields.List(fields.String(validate=validate.Length(min=1, max=255)), load_default=list)
+
+
+class DiffArgsSchema(StrictSchema):
+    from_ = fields.Integer(data_key="from", required=True, validate=VERSION_RANGE)
+    to = fields.Integer(required=True, validate=VERSION_RANGE)
+
+
+class DiffElementSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    name = fields.String()
+    changes = fields.List(fields.Dict(), metadata={"description": "[{field, before, after}]"})
+
+
+class DiffSchema(Schema):
+    key = fields.String()
+    from_ = fields.Integer(data_key="from", attribute="from")
+    to = fields.Integer()
+    added = fields.List(fields.Nested(DiffElementSchema))
+    removed = fields.List(fields.Nested(DiffElementSchema))
+    changed = fields.List(fields.Nested(DiffElementSchema))
+    forms_changed = fields.List(fields.String())
+
+
+class FilesArgsSchema(StrictSchema):
+    version = fields.Integer(load_default=None, validate=VERSION_RANGE)
+    format = fields.String(load_default="zip", validate=validate.OneOf(["zip", "bpmn"]))
+
+
+class MigrationInSchema(StrictSchema):
+    to_version = fields.Integer(load_default=None, validate=VERSION_RANGE, metadata={"description": "default: latest"})
+    from_version = fields.Integer(load_default=None, validate=VERSION_RANGE)
+    instance_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), load_default=None)
+    dry_run = fields.Boolean(load_default=True, metadata={"description": "only say what would happen (default)"})
+
+
+class MigrationObstacleSchema(Schema):
+    code = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    message = fields.String()
+
+
+class MigrationOutcomeSchema(Schema):
+    instance_id = fields.String()
+    business_key = fields.String(allow_none=True)
+    org_unit = fields.String()
+    status = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    outcome = fields.String(metadata={"description": "ok (dry run), migrated or blocked"})
+    active = fields.List(fields.String(), metadata={"description": "elements the case is at"})
+    changed = fields.List(fields.String(), metadata={"description": "of those, the ones the new version changes"})
+    reasons = fields.List(fields.Nested(MigrationObstacleSchema))
+
+
+class MigrationReportSchema(Schema):
+    process_key = fields.String()
+    to_version = fields.Integer()
+    dry_run = fields.Boolean()
+    instances = fields.List(fields.Nested(MigrationOutcomeSchema))
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class TimerCheckInSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(["timeDate", "timeDuration", "timeCycle"]))
+    text = fields.String(required=True, validate=validate.Length(max=500))
+
+
+class TimerCheckSchema(Schema):
+    ok = fields.Boolean()
+    problems = fields.List(fields.Nested(UploadProblemSchema))
+    warnings = fields.List(fields.Nested(UploadProblemSchema))
+    value = fields.String(allow_none=True, metadata={"description": "what a rule it names gives today"})
+
+
+class StudioChoicesSchema(Schema):
+    roles = fields.List(fields.String())
+    forms = fields.List(fields.String())
+    decisions = fields.List(fields.String())

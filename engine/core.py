@@ -7,9 +7,11 @@ from engine.commands.auditing import AuditCommands
 from engine.commands.calendar import CalendarCommands
 from engine.commands.copies import CopyCommands
 from engine.commands.deploying import DeploymentCommands
+from engine.commands.designing import DesignCommands
 from engine.commands.directory import DirectoryQueries
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
+from engine.commands.migrations import MigrationCommands
 from engine.commands.people import PeopleCommands
 from engine.commands.procedure_records import ProcedureRecordCommands
 from engine.commands.queries import Queries
@@ -29,6 +31,8 @@ class Engine(
     AccessCommands,
     CalendarCommands,
     PeopleCommands,
+    MigrationCommands,
+    DesignCommands,
     DeploymentCommands,
     JobCommands,
     MessageCommands,

@@ -72,15 +72,23 @@ class UnknownOrgUnit(NotFound):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in an uploaded file: where it is and what is wrong, for a designer to read."""
+    """One problem in an uploaded file: where it is and what is wrong, for a designer to read.
+
+    `code` names the check that found it (a lint rule such as `gateway-default`) and `params` the values its
+    sentence was made from, so the workspace can say it again in the page's language.
+    """
 
     file: str
     message: str
     element_id: str | None = None
     line: int | None = None
+    code: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        found = asdict(self)
+        found["params"] = dict(self.params)
+        return found
 
     def __str__(self) -> str:
         where = self.file

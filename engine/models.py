@@ -635,3 +635,35 @@ class AuditTombstone(Base):
     purged_at: Mapped[datetime] = mapped_column(default=utcnow)
     purged_by: Mapped[str] = mapped_column(String(64))
     purge_seq: Mapped[int] = mapped_column(Integer)  # the system-chain event that recorded the purge
+
+
+# --- the designer studio ---------------------------------------------------------------------------
+
+
+class Draft(Base):
+    """A designer's bundle in the making: a BPMN file with its forms and DMN files, not yet deployed.
+
+    `process_key`/`base_version` say which deployed version it was opened from (None for a new or imported
+    process); the files are kept in `draft_file`, one row each, replaced whenever the editor saves.
+    """
+
+    __tablename__ = "draft"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(ForeignKey("user_account.username"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    process_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DraftFile(Base):
+    """One file of a draft (.bpmn, .dmn or .form.json) as the editor last saved it."""
+
+    __tablename__ = "draft_file"
+    __table_args__ = (UniqueConstraint("draft_id", "filename"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("draft.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -48,7 +48,9 @@ NEEDS = {
     "awaiting_message": "an assembly_wait instance waiting for message assembly_result",
     "timer": "a publicity_wait instance waiting on its 7-day timer (the job)",
     "failed": "a vote_count instance failed on a division by zero in its script",
+    "draft": "the designer's draft of petition_review (opened from version 1)",
 }
+STUDIO = {"designer", "admin"}
 
 
 def _bundle() -> dict:
@@ -122,6 +124,29 @@ CASES = [
     Case("POST", "/tasks/{task}/delegate", {"zhang"}, lambda: {"to": "liu"}, needs="review"),
     # 撤回: only the official who completed the step.
     Case("POST", "/tasks/{task}/withdraw", {"wang"}, lambda: {"reason": "登记有误"}, needs="registered"),
+    # The designer studio: designers and admins only; a draft is its designer's (and the admins').
+    Case("GET", "/process-library", STUDIO, needs="nothing"),
+    Case("GET", "/process-definitions/petition_review/diff?from=1&to=1", STUDIO, needs="nothing"),
+    Case("GET", "/process-definitions/petition_review/files?format=bpmn", STUDIO, needs="nothing"),
+    Case("POST", "/process-definitions/petition_review/migrations", STUDIO, lambda: {"dry_run": True}),
+    Case("GET", "/drafts", STUDIO, needs="nothing"),
+    Case("POST", "/drafts", STUDIO, lambda: {"process_key": "petition_review"}, needs="nothing"),
+    Case("GET", "/drafts/{draft}", STUDIO, needs="draft"),
+    Case("PATCH", "/drafts/{draft}", STUDIO, lambda: {"title": "改名"}, needs="draft"),
+    Case("DELETE", "/drafts/{draft}", STUDIO, needs="draft"),
+    Case("GET", "/drafts/{draft}/files/petition_review.bpmn", STUDIO, needs="draft"),
+    Case("POST", "/drafts/{draft}/validate", STUDIO, needs="draft"),
+    Case("POST", "/drafts/{draft}/deploy", STUDIO, needs="draft"),
+    Case(
+        "POST",
+        "/drafts/import",
+        STUDIO,
+        lambda: {"file": (io.BytesIO(read_bundle("petition_review.bpmn")["petition_review.bpmn"]), "p.bpmn")},
+        multipart=True,
+        needs="nothing",
+    ),
+    Case("POST", "/studio/timer-check", STUDIO, lambda: {"kind": "timeDuration", "text": "P7D"}, needs="nothing"),
+    Case("GET", "/studio/choices", STUDIO, needs="nothing"),
     Case("GET", "/audit/events", SIGNED_IN),
     Case("GET", "/audit/verify", {"auditor", "admin"}),
     # Signing out: a bearer token needs one to revoke; a browser session may always be ended (without a
@@ -151,6 +176,10 @@ def prepare(api: ApiClient, needs: str) -> dict[str, str]:
     assert needs in NEEDS, needs
     if needs == "nothing":
         return {}
+    if needs == "draft":
+        draft = api.post("/drafts", "designer", json={"process_key": "petition_review"})
+        assert draft.status_code == 201, draft.json
+        return {"draft": draft.json["id"]}
     process, starter, variables = STARTS.get(needs, ("petition_review", "wang", {}))
     body = {"process_key": process, "org_unit": "qiaoyi", "variables": variables}
     instance = api.post("/process-instances", starter, json=body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web import assets, audit, inbox, signin, starting, tasks  # noqa: F401 - each adds its routes to the blueprint
+from web import assets, audit, inbox, signin, starting, studio, tasks  # noqa: F401 - each adds its routes to the blueprint
 from web.workspace import bp
 
 

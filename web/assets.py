@@ -22,6 +22,7 @@ PACKAGES = {
     "htmx": ("htmx.org", "dist"),
     "form-js": ("@bpmn-io/form-js", "dist"),
     "bpmn-js": ("bpmn-js", "dist"),
+    "dmn-js": ("dmn-js", "dist"),
 }
 CACHE_SECONDS = 30 * 24 * 3600
 

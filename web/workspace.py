@@ -58,6 +58,24 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def holders_of(roles: tuple[str, ...], refusal_key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator for the pages of an area: signed in, and holding one of `roles`; others get a 403 page
+    saying the catalogue's `refusal_key` sentence."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @signed_in
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            person = me().person
+            if not any(person.has_role(role) for role in roles):
+                return error_response(i18n.t(refusal_key), 403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
 def to_sign_in() -> Response:
     back = request.full_path if request.method == "GET" and not is_htmx() else (request.referrer or "/")
     target = url_for("web.sign_in", next=local_path(back))

@@ -357,6 +357,11 @@ from engine.cli.jobs import jobs, worker  # noqa: E402
 main.add_command(worker)
 main.add_command(jobs)
 
+# --- the designer studio: moving running instances to a newer version -------------------------------
+from engine.cli.studio import migrate as _migrate_instances  # noqa: E402
+
+main.add_command(_migrate_instances, name="migrate")
+
 
 # --- the auditor workspace: verify-export, public-key, retention, purge ------------------------------
 from engine.cli.auditing import register as _register_audit_commands  # noqa: E402

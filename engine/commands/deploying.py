@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import deployments, views
+from engine import deployments, lint, views
 from engine.commands.base import EngineBase
 from engine.errors import (
     BundleInvalid,
@@ -17,25 +17,32 @@ from engine.principal import Principal
 from engine.roles import ADMIN, DESIGNER
 
 
-def _require_designer(by: Principal) -> None:
+def require_designer(by: Principal) -> None:
+    """Designers and admins (and the operator's CLI) may validate, deploy and work in the studio."""
     if not by.is_system and not by.person.has_role(DESIGNER) and not by.person.has_role(ADMIN):
         raise NotAllowed("Only process designers may validate and deploy bundles.")
 
 
 class DeploymentCommands(EngineBase):
     def validate_bundle(self, files: dict[str, bytes], by: Principal | None = None) -> dict:
-        """Every deploy check, nothing deployed: {ok, errors, warnings}."""
-        _require_designer(by or Principal.system())
+        """Every deploy check plus the lint rules (engine/lint.py), nothing deployed: {ok, errors, warnings}.
+
+        `ok` says whether the bundle would deploy; lint findings are warnings and never block it."""
+        require_designer(by or Principal.system())
         with self.reading() as session:
             try:
-                parsed = deployments.validate(session, files)
+                warnings = deployments.validate(session, files).warnings
+                errors = []
             except BundleInvalid as exc:
-                return {"ok": False, "errors": [p.as_dict() for p in exc.problems], "warnings": []}
-            return {"ok": True, "errors": [], "warnings": [w.as_dict() for w in parsed.warnings]}
+                errors, warnings = exc.problems, []
+        # A lint rule may see what a deploy check already refused (a gateway's flow without a condition).
+        refused = {(e.file, e.element_id) for e in errors}
+        warnings = warnings + [w for w in lint.lint_bundle(files) if (w.file, w.element_id) not in refused]
+        return {"ok": not errors, "errors": [p.as_dict() for p in errors], "warnings": [w.as_dict() for w in warnings]}
 
     def deploy(self, files: dict[str, bytes], by: Principal | None = None) -> dict:
         by = by or Principal.system()
-        _require_designer(by)
+        require_designer(by)
         with self.transaction() as session:
             result = deployments.deploy(session, files, by.actor(DESIGNER), self.specs)
             self._deployed(session, result.id)

@@ -294,6 +294,8 @@ def check_user_task(
             f"The user task {label(task)} is in no lane, so no role is named for it and nobody will be "
             "offered it; put it in a lane named after a role (for example subdistrict_office).",
             task,
+            code="user-task-no-lane",
+            params={"name": label(task)},
         )
     elif role is None:
         findings.warning(
@@ -301,6 +303,8 @@ def check_user_task(
             f"The user task {label(task)} is in the lane {label(lane)}, which names no known role; give the "
             "lane the id or name of a role (for example Lane_residents_committee or subdistrict_office).",
             task,
+            code="user-task-no-role",
+            params={"name": label(task), "lane": label(lane)},
         )
     key = form_key(task)
     if key is None:
@@ -308,6 +312,8 @@ def check_user_task(
             file,
             f"The user task {label(task)} names no form (formKey), so the official will have no fields to fill in.",
             task,
+            code="user-task-no-form",
+            params={"name": label(task)},
         )
     elif key not in known.forms:
         findings.problem(
@@ -315,6 +321,8 @@ def check_user_task(
             f"The user task {label(task)} uses the form '{key}', which is neither in this bundle nor "
             "deployed earlier; add the .form.json file with that id to the bundle.",
             task,
+            code="form-unknown",
+            params={"name": label(task), "form": key},
         )
     return UserTaskInfo(
         element_id=task.get("id") or "",
@@ -344,6 +352,8 @@ def check_call_activity(file: str, activity: etree._Element, known: Known, findi
             f"The call activity {label(activity)} calls the process '{called}', which is neither in this "
             "bundle nor deployed earlier.",
             activity,
+            code="call-unknown",
+            params={"name": label(activity), "process": called},
         )
 
 
@@ -363,6 +373,8 @@ def check_business_rule_task(file: str, task: etree._Element, known: Known, find
             f"The business-rule task {label(task)} runs the decision '{ref}', which is neither in this "
             "bundle's DMN files nor deployed earlier.",
             task,
+            code="decision-unknown",
+            params={"name": label(task), "decision": ref},
         )
 
 

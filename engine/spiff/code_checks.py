@@ -120,34 +120,33 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
     """A timer's value: plain or quoted ISO 8601 of the timer's kind, or a sandboxed expression."""
     event = definition.getparent() if definition.getparent() is not None else definition
     what = f"The timer {label(event)}"
+
+    def refuse(message: str, element: etree._Element) -> None:
+        where = {"element_id": event.get("id"), "code": "timer-invalid", "params": {"name": label(event)}}
+        findings.problem(file, message, element, **where)
+
     tag, value_element = timer_parts(definition)
     if tag is None or value_element is None:
-        findings.problem(
-            file,
+        refuse(
             f"{what} says neither when (timeDate), after how long (timeDuration) nor how often (timeCycle) it fires.",
             event,
-            element_id=event.get("id"),
         )
         return
     wanted = timers.ELEMENT_KIND[tag]
     text = text_of(value_element)
     if not text:
-        findings.problem(
-            file,
+        refuse(
             f"{what} has an empty {tag}; write for example {timers.EXAMPLES[wanted]}.",
             value_element,
-            element_id=event.get("id"),
         )
         return
     literal = timers.string_literal(text)
     if literal is None and not timers.looks_like_iso_timer(text):
         other = timers.literal_of_other_type(text)
         if other is not None:
-            findings.problem(
-                file,
+            refuse(
                 f"{what} has the {other} {text}, but a timer needs an ISO 8601 text such as {timers.EXAMPLES[wanted]}.",
                 value_element,
-                element_id=event.get("id"),
             )
             return
         # An expression the engine evaluates when the timer starts (working_days(15), due_date).
@@ -155,26 +154,25 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
         _sandboxed(file, value_element, text, what, findings, check_expression, event)
         problem = _working_days_problem(text, tag)
         if problem:
-            findings.problem(file, f"{what} {problem}", value_element, element_id=event.get("id"))
+            refuse(
+                f"{what} {problem}",
+                value_element,
+            )
         return
     value = literal if literal is not None else text
     try:
         kind = timers.parse_iso_timer(value)
     except ValueError as exc:
-        findings.problem(
-            file,
+        refuse(
             f"{what} cannot be read: {exc}. Examples of a {wanted}: {timers.EXAMPLES[wanted]}.",
             value_element,
-            element_id=event.get("id"),
         )
         return
     if kind != wanted:
-        findings.problem(
-            file,
+        refuse(
             f"{what} is a {_TIMER_WORDS[tag]}, but '{value}' is a {kind}; write for example "
             f"{timers.EXAMPLES[wanted]} (or change the timer's type to {_KIND_TAG[kind]}).",
             value_element,
-            element_id=event.get("id"),
         )
         return
     if timers.without_offset(value):
@@ -184,6 +182,8 @@ def check_timer(file: str, definition: etree._Element, findings: Findings, check
             "zone; add +08:00 for Beijing time.",
             value_element,
             element_id=event.get("id"),
+            code="timer-no-offset",
+            params={"name": label(event), "value": value},
         )
 
 

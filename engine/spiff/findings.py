@@ -48,7 +48,9 @@ class Findings:
 
 
 def _placed(file: str, message: str, element: etree._Element | None, where: dict) -> Problem:
+    """`where` may say element_id, line, and the check's code with the params of its sentence."""
     element_id, line = where.get("element_id"), where.get("line")
+    code, params = where.get("code"), where.get("params") or {}
     if element is not None:
         line = line or element.sourceline
         # A <conditionExpression> or <timeDuration> has no id: name the element it belongs to.
@@ -56,7 +58,7 @@ def _placed(file: str, message: str, element: etree._Element | None, where: dict
         while element_id is None and holder is not None:
             element_id = holder.get("id") if isinstance(holder.tag, str) else None
             holder = holder.getparent()
-    return Problem(file, message, element_id, line)
+    return Problem(file, message, element_id, line, code, tuple((k, str(v)) for k, v in params.items()))
 
 
 def label(element: etree._Element) -> str:
