@@ -15,6 +15,7 @@ import pytest
 from engine import Engine, Principal
 from engine.demo import DEMO_PASSWORD
 from tests.procedure_desk import Desk
+from tests.test_access_review import REQUEST, review
 from tests.test_timers import fired, run_worker
 
 BEIJING = timezone(timedelta(hours=8))
@@ -193,3 +194,41 @@ def test_documents_not_supplied_within_10_working_days_close_the_application_to_
     t.fires_at(case, "supply_deadline", at(2026, 10, 26, 7, 45))
     assert desk.ended_at(case) == ["end_closed_incomplete"]
     assert desk.instance(case)["status"] == "completed" and desk.open_tasks(case) == []
+
+
+# --- access_review --------------------------------------------------------------------------------------
+
+
+def test_the_district_is_urged_after_15_working_days_and_a_matter_is_monitored_each_quarter_then_re_reviewed(
+    timeline: Timeline,
+) -> None:
+    t, desk = timeline, timeline.desk
+    case = desk.start("dept_huangpu", "access_review", "huangpu")["id"]
+    desk.work("dept_huangpu", case, "submit_request", REQUEST)
+    desk.work("civil_huangpu", case, "check_request_completeness", {"request_complete": True})
+    review(desk, case)
+    # Complete on 30 September: the district government decides by the end of the 15th working day.
+    assert t.task_due(case, "approve_list_change") == at(2026, 10, 27, 23, 59, 59)
+    t.fires_at(case, "approval_due", at(2026, 10, 27, 23, 59, 59))
+    [approval] = desk.get("/tasks?scope=candidate", "gov_huangpu").json["items"]
+    assert approval["element_id"] == "approve_list_change" and approval["overdue"] and approval["urged_count"] == 1
+
+    t.move_to(at(2026, 10, 28, 9))
+    desk.work("gov_huangpu", case, "approve_list_change", {"final_outcome": "admit", "approval_note": "同意准入"})
+    notice = {"funds_transferred": True, "notice_to_committees": "通知"}
+    desk.work("dept_huangpu", case, "notify_rcs_and_fund_transfer", notice)
+    # The monitoring point reports every three calendar months, counted from its last report (each one
+    # made a minute after its round fell due).
+    rounds = [at(2027, 1, 28, 9), at(2027, 4, 28, 9, 1), at(2027, 7, 28, 9, 2), at(2027, 10, 28, 9, 3)]
+    for quarter, due in enumerate(rounds):
+        assert t.open_steps(case) == []
+        t.fires_at(case, "monitoring_period", due)
+        assert t.open_steps(case) == ["monitoring_point_report"]
+        report = {"unlisted_found": False, "unlisted_tasks": "", "hours": 6 + quarter}
+        desk.work("rc_qiaoyi", case, "monitoring_point_report", report)
+    # A year of reports: the yearly re-review, no further round until it is decided.
+    assert t.open_steps(case) == ["periodic_re_review"]
+    assert [j["element_id"] for j in t.engine.waiting_jobs(case, Principal.system())] == []
+    desk.work("civil_huangpu", case, "periodic_re_review", {"re_review_result": "keep", "re_review_reason": "继续"})
+    assert t.job_due(case, "monitoring_period") == at(2028, 1, 28, 9, 4)
+    assert fired(t.engine, case) == ["approval_due"] + ["monitoring_period"] * 4
