@@ -16,6 +16,7 @@ from engine import Engine, Principal
 from engine.demo import DEMO_PASSWORD
 from tests.procedure_desk import Desk
 from tests.test_access_review import REQUEST, review
+from tests.test_committee_change import ANNOUNCED, APPROVED, CONSULTED, HANDOVER, REVIEWED, SUBMITTED
 from tests.test_timers import fired, run_worker
 
 BEIJING = timezone(timedelta(hours=8))
@@ -232,3 +233,122 @@ def test_the_district_is_urged_after_15_working_days_and_a_matter_is_monitored_e
     desk.work("civil_huangpu", case, "periodic_re_review", {"re_review_result": "keep", "re_review_reason": "继续"})
     assert t.job_due(case, "monitoring_period") == at(2028, 1, 28, 9, 4)
     assert fired(t.engine, case) == ["approval_due"] + ["monitoring_period"] * 4
+
+
+# --- committee_change -----------------------------------------------------------------------------------
+
+MERGE = {
+    "change_type": "merge",
+    "org_kind": "urban_rc",
+    "affected_org_ids": "qiaoyi, ruinan",
+    "surviving_org": "qiaoyi",
+    "new_name": "桥一社区居委会",
+    "households": 2400,
+    "reasons": "两个居委会规模过小",
+}
+
+
+def test_a_merger_is_urged_and_escalated_at_each_of_its_time_limits(timeline: Timeline) -> None:
+    t, desk = timeline, timeline.desk
+    case = desk.start("street_wuliqiao", "committee_change", "wuliqiao")["id"]
+    desk.work("street_wuliqiao", case, "draft_change_plan", MERGE)
+    # Both committees publish the plan for seven days (calendar days: the holiday counts).
+    for task in desk.open_tasks(case):
+        assert datetime.fromisoformat(task["due_at"]) == at(2026, 10, 7, 10)
+    t.fires_at(case, "consultation_due", at(2026, 10, 7, 10))
+    for rc in ("rc_qiaoyi", "rc_ruinan"):
+        [consult] = desk.get("/tasks?scope=candidate", rc).json["items"]
+        assert consult["element_id"] == "consult_affected_residents" and consult["urged_count"] == 1
+        desk.work(rc, case, "consult_affected_residents", CONSULTED, org_unit=consult["candidate"]["org_unit"])
+    desk.work("street_wuliqiao", case, "submit_to_district", SUBMITTED)
+
+    # Submitted on 7 October (a holiday): 20 working days are 8-10, 12-16, 19-23, 26-30 October, 2 and
+    # 3 November. Past them the district government supervises the review.
+    assert t.task_due(case, "review_proposal") == at(2026, 11, 3, 10, 1)
+    t.fires_at(case, "district_review_due", at(2026, 11, 3, 10, 1))
+    [supervise] = desk.get("/tasks?scope=candidate", "gov_huangpu").json["items"]
+    assert supervise["element_id"] == "supervise_overdue_review"
+    assert supervise["candidate"] == {"role": "district_government", "org_unit": "huangpu"}
+    [late] = desk.get("/tasks?scope=candidate", "civil_huangpu").json["items"]
+    assert late["element_id"] == "review_proposal" and late["overdue"] and late["urged_count"] == 1
+    desk.work(
+        "gov_huangpu", case, "supervise_overdue_review", {"supervision_note": "限期", "supervised_on": "2026-11-03"}
+    )
+    desk.work("civil_huangpu", case, "review_proposal", REVIEWED)
+    desk.work("gov_huangpu", case, "decide_at_executive_meeting", APPROVED)
+
+    # Announced within five working days of the decision (4-6, 9 and 10 November).
+    assert t.task_due(case, "publish_decision") == at(2026, 11, 10, 10, 2)
+    t.fires_at(case, "announcement_due", at(2026, 11, 10, 10, 2))
+    assert desk.task(case, "publish_decision")["urged_count"] == 1
+    desk.work("street_wuliqiao", case, "publish_decision", ANNOUNCED)
+
+    # The first election within 90 days of the announcement.
+    assert t.task_due(case, "first_election_or_transition") == at(2027, 2, 8, 10, 3)
+    t.fires_at(case, "first_election_due", at(2027, 2, 8, 10, 3))
+    assert desk.task(case, "first_election_or_transition")["urged_count"] == 1
+    for rc in ("rc_qiaoyi", "rc_ruinan"):
+        desk.work(rc, case, "transfer_archives_assets_seals", HANDOVER, org_unit=rc.removeprefix("rc_"))
+    elections = {"elections": [{"org_code": "qiaoyi", "director": "王桂芳"}], "transition_note": "换届选举"}
+    desk.work("street_wuliqiao", case, "first_election_or_transition", elections)
+    done = desk.work("civil_huangpu", case, "uscc_certificate_action", {"certificate_note": "换发证书"})
+    assert done["instance"]["status"] == "completed"
+    assert sorted(desk.ended_at(case)) == [
+        "end_announcement_urged",
+        "end_change_effective",
+        "end_consultation_urged",
+        "end_election_urged",
+        "end_review_supervised",
+    ]
+    assert fired(t.engine, case) == [
+        "consultation_due",
+        "district_review_due",
+        "announcement_due",
+        "first_election_due",
+    ]
+
+
+# --- yearly rounds: the deliberation's agenda and the committees' size review -------------------------
+
+
+def test_each_year_every_committee_opens_its_agenda_and_every_street_and_town_reviews_its_committees_sizes(
+    timeline: Timeline,
+) -> None:
+    t, desk, engine = timeline, timeline.desk, timeline.engine
+    system = Principal.system()
+    starts = {j["element_id"]: j for j in engine.list_jobs(system) if j["kind"] == "start_timer"}
+    assert set(starts) == {"annual_agenda", "size_review"}  # scheduled when the library was deployed
+    assert {datetime.fromisoformat(j["due_at"]) for j in starts.values()} == {at(2027, 9, 30, 10)}
+
+    t.move_to(at(2027, 9, 30, 9, 59))
+    assert run_worker(engine) == []
+    t.move_to(at(2027, 9, 30, 10, 1))
+    assert sorted((o.job.element_id, o.result) for o in run_worker(engine)) == [
+        ("annual_agenda", "done"),
+        ("size_review", "done"),
+    ]
+    agendas = engine.list_instances(system, process_key="deliberation")["items"]
+    assert sorted(c["org_unit"] for c in agendas) == ["qiaoyi", "ruinan", "xinye", "yunnan"]
+    assert {tuple(t.open_steps(c["id"])) for c in agendas} == {("register_issue",)}
+    reviews = {c["org_unit"]: c["id"] for c in engine.list_instances(system, process_key="committee_change")["items"]}
+    assert sorted(reviews) == ["nanjingdonglu", "wuliqiao", "zhuanghang"]
+    town = desk.task(reviews["zhuanghang"], "review_committee_sizes")
+    assert town["candidate"] == {"role": "township_government", "org_unit": "zhuanghang"}
+    rounds = desk.get("/audit/events?action=start_timer_fired", "auditor").json["items"]
+    assert sorted(e["element_id"] for e in rounds) == ["annual_agenda", "size_review"]
+    assert all(e["actor"]["username"] == "engine" for e in rounds)
+    # Next year's round is waiting; nothing more happens this year.
+    assert {datetime.fromisoformat(j["due_at"]) for j in engine.list_jobs(system) if j["kind"] == "start_timer"} == {
+        at(2028, 9, 30, 10)
+    }
+    t.move_to(at(2028, 9, 30, 9, 59))
+    assert [o.job.element_id for o in run_worker(engine)] == []
+
+    # Wuliqiao finds a committee too small and goes on to a change plan; Nanjing Donglu needs none.
+    review = {"households_summary": "桥一 600 户，瑞南 700 户", "change_needed": True}
+    desk.work("street_wuliqiao", reviews["wuliqiao"], "review_committee_sizes", review)
+    assert t.open_steps(reviews["wuliqiao"]) == ["draft_change_plan"]
+    desk.work(
+        "street_nanjing", reviews["nanjingdonglu"], "review_committee_sizes", {"households_summary": "云南 1800 户"}
+    )
+    assert desk.ended_at(reviews["nanjingdonglu"]) == ["end_no_change"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -163,8 +163,17 @@ def begin_by_hand(workflow: Any) -> None:
 
 
 def to_start_events(workflow: Any) -> None:
-    # Only event start events: nothing runs before one of them fires, so no step goes unrecorded.
-    workflow.do_engine_steps()
+    """Bring a new case up to its start events without running any of them: a case begun by a timer or
+    a message begins there, not also at a plain start event beside it (the one officials start by hand)."""
+    while ready := [
+        t for t in workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, BpmnStartTask | StartEventSplit)
+    ]:
+        for task in ready:
+            task.run()
+    for task in start_events(workflow):
+        plain = type(getattr(task.task_spec, "event_definition", None)).__name__ == "NoneEventDefinition"
+        if plain and not task.has_state(TaskState.FINISHED_MASK):
+            task.cancel()
 
 
 def begin_with_timer(element_id: str) -> Callable[[Any], None]:

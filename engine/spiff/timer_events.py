@@ -36,6 +36,12 @@ class WaitingTimer:
     # For a boundary timer: the task it is attached to (a user task's deadline) and whether it interrupts.
     attached_to: str | None = None
     interrupting: bool | None = None
+    # Attached to a multi-instance task: its instances, the user tasks officials see.
+    instances: tuple[str, ...] = ()
+
+    def covers(self, task_id: str) -> bool:
+        """Whether this timer is the deadline of the user task `task_id`."""
+        return task_id == self.attached_to or task_id in self.instances
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class TimerFired:
     cycle: bool
     attached_to: str | None
     interrupting: bool | None
+    instances: tuple[str, ...] = ()
 
     def as_data(self) -> dict:
         data = {"task_id": self.task_id, "name": self.name, "due_at": self.due_at}
@@ -56,6 +63,8 @@ class TimerFired:
             data["cycle"] = True
         if self.attached_to is not None:
             data |= {"attached_to": self.attached_to, "interrupting": self.interrupting}
+        if self.instances:
+            data["instances"] = list(self.instances)
         return data
 
 
@@ -64,15 +73,25 @@ def timer_definition(task: Any) -> TimerEventDefinition | None:
     return definition if isinstance(definition, TimerEventDefinition) else None
 
 
-def _attachment(task: Any) -> tuple[str | None, bool | None]:
+def _attachment(task: Any) -> tuple[str | None, bool | None, tuple[str, ...]]:
+    """For a boundary timer: the task it is attached to, whether it interrupts, and the instances of
+    that task when it is a multi-instance one (one user task per committee, say)."""
     if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
-        return None, None
+        return None, None, ()
     if not isinstance(task.parent.task_spec, BoundaryEventSplit):
-        return None, None
+        return None, None, ()
+    interrupting = bool(task.task_spec.cancel_activity)
     for sibling in task.parent.children:
         if sibling is not task and not isinstance(sibling.task_spec, BoundaryEvent):
-            return str(sibling.id), bool(task.task_spec.cancel_activity)
-    return None, bool(task.task_spec.cancel_activity)
+            return str(sibling.id), interrupting, _instances(sibling)
+    return None, interrupting, ()
+
+
+def _instances(task: Any) -> tuple[str, ...]:
+    inner = getattr(task.task_spec, "task_spec", None)  # a multi-instance task names its instances' spec
+    if not isinstance(inner, str):
+        return ()
+    return tuple(str(child.id) for child in task.children if child.task_spec.name == inner)
 
 
 def _due_text(task: Any) -> str | None:
@@ -101,19 +120,21 @@ def waiting_timers(workflow: Any) -> list[WaitingTimer]:
     timers = []
     for task in _waiting_timer_tasks(workflow):
         element_id, name = element_of(task)
-        attached_to, interrupting = _attachment(task)
+        attached_to, interrupting, instances = _attachment(task)
         is_cycle = isinstance(timer_definition(task), CycleTimerEventDefinition)
         timers.append(
-            WaitingTimer(str(task.id), element_id or "", name, _due(task), is_cycle, attached_to, interrupting)
+            WaitingTimer(
+                str(task.id), element_id or "", name, _due(task), is_cycle, attached_to, interrupting, instances
+            )
         )
     return timers
 
 
 def _fired(task: Any, due_at: str | None) -> TimerFired:
     element_id, name = element_of(task)
-    attached_to, interrupting = _attachment(task)
+    attached_to, interrupting, instances = _attachment(task)
     is_cycle = isinstance(timer_definition(task), CycleTimerEventDefinition)
-    return TimerFired(str(task.id), element_id or "", name, due_at, is_cycle, attached_to, interrupting)
+    return TimerFired(str(task.id), element_id or "", name, due_at, is_cycle, attached_to, interrupting, instances)
 
 
 class TimerWatch:
