@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import Engine
+from engine import Engine, waits
 from engine.errors import NotAllowed
-from engine.models import Job
+from engine.models import AuditEvent, HumanTask, Job, MessageSubscription, ProcessInstance
 from tests.conftest import read_bundle, who
 from tests.test_timers import run_worker
 
@@ -107,3 +107,42 @@ def test_the_job_rows_are_written_with_the_command_and_replaced_when_the_waits_c
     engine.complete(instance["tasks"][0]["id"], who(engine, "zhang"), {})
     with engine.reading() as session:
         assert session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
+
+
+def test_a_start_that_fails_after_its_waits_were_written_leaves_no_job_subscription_or_case_behind(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.deploy(read_bundle("timed_objection.bpmn"), by=engine.principal("designer"))
+    written = []
+    real_sync = waits.sync_waits
+
+    def sync_then_fail(session, instance, live, audit, happened) -> None:  # noqa: ANN001
+        real_sync(session, instance, live, audit, happened)
+        session.flush()  # the rows are in the database, inside the command's transaction
+        written.append(
+            (
+                session.execute(
+                    select(func.count()).select_from(Job).where(Job.instance_id == instance.id)
+                ).scalar_one(),
+                session.execute(
+                    select(func.count())
+                    .select_from(MessageSubscription)
+                    .where(MessageSubscription.instance_id == instance.id)
+                ).scalar_one(),
+            )
+        )
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(waits, "sync_waits", sync_then_fail)
+    with pytest.raises(OSError):
+        engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    assert written == [(1, 1)]  # the timer's job and the message's subscription had been written
+    with engine.reading() as session:
+        for table in (ProcessInstance, Job, MessageSubscription, HumanTask):
+            assert session.execute(select(func.count()).select_from(table)).scalar_one() == 0, table.__name__
+        case_events = select(func.count()).select_from(AuditEvent).where(AuditEvent.stream != "system")
+        assert session.execute(case_events).scalar_one() == 0
+
+    monkeypatch.setattr(waits, "sync_waits", real_sync)
+    instance = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    assert [j["element_id"] for j in engine.waiting_jobs(instance["id"], by=who(engine, "wang"))] == ["notice_period"]

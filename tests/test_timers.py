@@ -153,6 +153,30 @@ def test_a_publication_period_of_seven_days_ends_on_the_seventh_day(engine: Engi
     assert open_tasks(engine, instance["id"]) == ["close_publicity"]
 
 
+def test_a_notice_waits_for_an_objection_or_its_seven_days_whichever_comes_first(engine: Engine, clock) -> None:
+    deploy(engine, "timed_objection.bpmn")
+    quiet = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    objected = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    [job] = engine.waiting_jobs(quiet["id"], by=who(engine, "wang"))
+    assert job["element_id"] == "notice_period" and job["kind"] == "timer"
+    assert datetime.fromisoformat(job["due_at"]) == clock.now() + timedelta(days=7)
+    # An objection comes in: the case goes on by the message, and its time-out is dropped.
+    engine.deliver_message(objected["id"], "objection_received", {"from": "3号楼"}, by=who(engine, "wang"))
+    assert open_tasks(engine, objected["id"]) == ["handle_objection"]
+    assert engine.waiting_jobs(objected["id"], by=who(engine, "wang")) == []
+
+    clock.advance(timedelta(days=7) - timedelta(minutes=1))
+    assert run_worker(engine) == []
+    clock.advance(timedelta(minutes=2))
+    [outcome] = run_worker(engine)
+    assert outcome.job.instance_id == quiet["id"] and outcome.result == "done"
+    assert engine.get_instance(quiet["id"])["status"] == "completed"
+    assert [e["element_id"] for e in engine.history(quiet["id"]) if e["action"] == "end_event_reached"] == [
+        "end_no_objection"
+    ]
+    assert fired(engine, quiet["id"]) == ["notice_period"] and fired(engine, objected["id"]) == []
+
+
 def test_a_review_not_given_within_ten_days_is_recorded_overdue_and_the_others_go_on(district: Engine, clock) -> None:
     engine = district
     deploy(engine, "timed_reviews.bpmn")
