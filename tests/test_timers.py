@@ -139,6 +139,25 @@ def test_a_case_waits_for_its_date_then_its_reply_is_urged_daily_three_times(eng
     assert engine.waiting_jobs(instance["id"], by=who(engine, "wang")) == []  # three rounds, then done
 
 
+def test_an_intermediate_cycle_lets_the_case_through_once_a_round_three_days_running(engine: Engine, clock) -> None:
+    clock.freeze(datetime(2026, 12, 1, 9, 0, tzinfo=BEIJING))
+    deploy(engine, "timed_cycle_wait.bpmn")
+    instance = engine.start("timed_cycle_wait", "qiaoyi", by=who(engine, "wang"))
+    for day in (2, 3, 4):
+        [job] = engine.waiting_jobs(instance["id"], by=who(engine, "wang"))
+        assert datetime.fromisoformat(job["due_at"]) == datetime(2026, 12, day, 9, 0, tzinfo=BEIJING)
+        clock.freeze(datetime(2026, 12, day, 8, 59, tzinfo=BEIJING))
+        assert run_worker(engine) == []
+        clock.freeze(datetime(2026, 12, day, 9, 1, tzinfo=BEIJING))
+        [outcome] = run_worker(engine)
+        assert outcome.result == "done" and outcome.job.element_id == "three_days"
+        assert open_tasks(engine, instance["id"]) == ["after_three_days"] * (day - 1)  # one pass per round
+    assert engine.waiting_jobs(instance["id"], by=who(engine, "wang")) == []  # R3: the rounds are over
+    clock.advance(timedelta(days=5))
+    assert run_worker(engine) == []
+    assert fired(engine, instance["id"]) == ["three_days"] * 3
+
+
 # --- publication periods and parallel reviews --------------------------------------------------------
 
 
