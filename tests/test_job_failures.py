@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from engine import Engine, waits
 from engine.errors import NotAllowed
 from engine.models import AuditEvent, HumanTask, Job, MessageSubscription, ProcessInstance
-from tests.conftest import read_bundle, who
+from tests.conftest import ApiClient, problem_of, read_bundle, who
 from tests.test_timers import run_worker
 
 pytestmark = pytest.mark.usefixtures("org")
@@ -146,3 +146,29 @@ def test_a_start_that_fails_after_its_waits_were_written_leaves_no_job_subscript
     monkeypatch.setattr(waits, "sync_waits", real_sync)
     instance = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
     assert [j["element_id"] for j in engine.waiting_jobs(instance["id"], by=who(engine, "wang"))] == ["notice_period"]
+
+
+def test_an_admin_cancels_a_case_stuck_on_an_incident_over_the_api(api: ApiClient, engine: Engine, clock) -> None:
+    instance = start_failing(engine)
+    clock.advance(timedelta(days=1, seconds=1))
+    for _ in range(3):
+        run_worker(engine)
+        clock.advance(timedelta(hours=1))
+    api.tokens.clear()  # signed in now, not a day ago
+    case = f"/process-instances/{instance['id']}"
+    [incident] = api.get(case, "zhang").json["incidents"]
+    assert incident["element_id"] == "wait_a_day" and incident["attempts"] == 3
+
+    refused = api.post(f"{case}/cancel", "zhang", json={"reason": "撤销"})
+    assert refused.status_code == 403 and "Only an admin may cancel" in problem_of(refused)["detail"]
+    cancelled = api.post(f"{case}/cancel", "admin", json={"reason": "资料有误，撤销"})
+    assert cancelled.status_code == 200, cancelled.json
+    shown = api.get(case, "admin").json
+    assert shown["status"] == "cancelled" and shown["incidents"] == []
+    assert api.get(f"{case}/jobs", "admin").json["items"] == []
+    [event] = [e for e in api.get(f"{case}/history", "admin").json["items"] if e["action"] == "instance_cancelled"]
+    assert event["actor"]["username"] == "admin" and event["data"]["reason"] == "资料有误，撤销"
+    again = api.post(f"{case}/cancel", "admin", json={"reason": "再次撤销"})
+    assert again.status_code == 409 and "already cancelled" in problem_of(again)["detail"]
+    clock.advance(timedelta(days=30))
+    assert run_worker(engine) == []  # nothing of it is left to run

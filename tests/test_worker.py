@@ -242,3 +242,24 @@ def test_a_worker_skips_a_job_row_another_transaction_holds_and_claims_the_other
     finally:
         impatient.close()
         holder.dispose()
+
+
+@pytest.mark.slow
+def test_jobs_run_now_from_the_shell_is_the_operators_and_refused_to_an_official_who_is_not_an_admin(
+    engine: Engine, db_url: str
+) -> None:
+    [case] = start_publications(engine, 1)
+    [job] = engine.waiting_jobs(case, by=who(engine, "wang"))
+    refused = govflow(db_url, "jobs", "run-now", job["id"], "--user", "wang")
+    assert refused.returncode == 1 and refused.stderr == "govflow: Only an admin may run a job by hand.\n"
+    unknown = govflow(db_url, "jobs", "run-now", job["id"], "--user", "nobody")
+    assert unknown.returncode == 1 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
+    [still] = engine.waiting_jobs(case, by=who(engine, "wang"))
+    assert still["attempts"] == 0 and engine.get_instance(case)["tasks"] == []
+
+    ran = govflow(db_url, "--json", "jobs", "run-now", job["id"])  # the operator at the server's shell
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["status"] == "done"
+    [executed] = [e for e in engine.history(case) if e["action"] == "job_executed"]
+    assert (executed["actor"]["username"], executed["actor"]["role"]) == ("cli", "system")
+    assert [t["element_id"] for t in engine.get_instance(case)["tasks"]] == ["close_publicity"]
