@@ -1,9 +1,9 @@
 """The four procedures' timers run by the worker with the engine's clock moved, not fired by hand.
 
-Every case starts on Wednesday 30 September 2026 in Beijing, the day before the National Day holiday
-(1-7 October; Saturday 10 October is worked instead). Each due time is worked out by hand here; the clock
-then stops a minute short of it (nothing fires) and a minute past it (the timer fires exactly once,
-counted in the audit trail's `timer_fired` events).
+The clock starts on Wednesday 30 September 2026 in Beijing, the day before the National Day holiday
+(1-7 October; Saturday 10 October is worked instead), and the demo library is deployed then. Each due
+time is worked out by hand here; the clock then stops a minute short of it (nothing fires) and a minute
+past it (the timer fires exactly once, counted in the audit trail's `timer_fired` events).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from engine import Engine, Principal
 from engine.demo import DEMO_PASSWORD
 from tests.procedure_desk import Desk
 from tests.test_access_review import REQUEST, review
-from tests.test_committee_change import ANNOUNCED, APPROVED, CONSULTED, HANDOVER, REVIEWED, SUBMITTED
+from tests.test_committee_change import ANNOUNCED, APPROVED, CONSULTED, HANDOVER, MERGE, REVIEWED, SUBMITTED
 from tests.test_timers import fired, run_worker
 
 BEIJING = timezone(timedelta(hours=8))
@@ -236,16 +236,6 @@ def test_the_district_is_urged_after_15_working_days_and_a_matter_is_monitored_e
 
 
 # --- committee_change -----------------------------------------------------------------------------------
-
-MERGE = {
-    "change_type": "merge",
-    "org_kind": "urban_rc",
-    "affected_org_ids": "qiaoyi, ruinan",
-    "surviving_org": "qiaoyi",
-    "new_name": "桥一社区居委会",
-    "households": 2400,
-    "reasons": "两个居委会规模过小",
-}
 
 
 def test_a_merger_is_urged_and_escalated_at_each_of_its_time_limits(timeline: Timeline) -> None:
