@@ -16,7 +16,6 @@ from tests.test_timers import run_worker
 
 BEIJING = timezone(timedelta(hours=8))
 SYSTEM = Principal.system()
-pytestmark = pytest.mark.usefixtures("org")
 
 
 def at(*parts: int) -> datetime:
@@ -44,6 +43,7 @@ def test_a_timer_start_event_first_falls_due_as_its_iso_value_says(
     assert first_due(value, deployed) == (due, rounds_after)
 
 
+@pytest.mark.usefixtures("org")
 def test_a_cycle_whose_rounds_are_all_over_when_it_is_deployed_starts_nothing(engine: Engine, clock) -> None:
     assert first_due("R2/2026-01-01T09:00:00+08:00/P1M", at(2027, 2, 15, 9)) is None
     clock.freeze(at(2027, 2, 15, 9))
@@ -115,6 +115,7 @@ def passes(engine: Engine, clock, due: datetime) -> None:  # noqa: ANN001
     ],
     ids=["date", "duration", "last-round-of-a-cycle"],
 )
+@pytest.mark.usefixtures("org")
 def test_a_start_timer_with_one_round_left_starts_one_case_and_never_another(
     engine: Engine, clock, value: str, deployed: datetime, due: datetime
 ) -> None:
@@ -129,6 +130,7 @@ def test_a_start_timer_with_one_round_left_starts_one_case_and_never_another(
     assert run_worker(engine) == [] and reports(engine) == ["sh"]
 
 
+@pytest.mark.usefixtures("org")
 def test_a_monthly_cycle_from_a_start_date_starts_a_case_each_calendar_month(engine: Engine, clock) -> None:
     clock.freeze(at(2026, 12, 1, 9))
     deploy_report(engine, "R/2027-01-01T09:00:00+08:00/P1M")
@@ -140,6 +142,7 @@ def test_a_monthly_cycle_from_a_start_date_starts_a_case_each_calendar_month(eng
     assert [e["data"]["due_at"][:10] for e in rounds] == ["2027-01-01", "2027-02-01", "2027-03-01"]
 
 
+@pytest.mark.usefixtures("org")
 def test_an_admin_starts_this_months_report_early_and_it_is_recorded_as_theirs(engine: Engine, clock) -> None:
     clock.freeze(at(2026, 12, 1, 9))
     deploy_report(engine, "R/2027-01-01T09:00:00+08:00/P1M")
