@@ -90,7 +90,7 @@ def _sync_timer_jobs(session: Session, instance: ProcessInstance, timers: list[W
 def task_deadline(timers: list[WaitingTimer], task_id: str) -> datetime | None:
     """A user task's due date: its earliest interrupting boundary timer (the timeout path), else the
     latest non-interrupting one (reminders come before the deadline, an escalation at it)."""
-    attached = [t for t in timers if t.attached_to == task_id and t.due_at is not None]
+    attached = [t for t in timers if t.covers(task_id) and t.due_at is not None]
     interrupting = [t.due_at for t in attached if t.interrupting]
     if interrupting:
         return min(interrupting)
@@ -193,29 +193,34 @@ def json_safe(value: Any) -> Any:
 
 
 def _remind(session: Session, instance: ProcessInstance, audit: AuditLog, happened: list) -> None:
-    """催办 by the engine: a non-interrupting boundary timer fired on a user task that is still open."""
-    from engine.commands.remarks import URGE_CAP, URGE_STEP
-
+    """催办 by the engine: a non-interrupting boundary timer fired on a user task that is still open (on
+    each open instance of a multi-instance one)."""
     for event in happened:
         data = event.data if event.action == "timer_fired" else {}
         if data.get("interrupting") is not False or not data.get("attached_to"):
             continue
-        task = session.get(HumanTask, data["attached_to"])
-        if task is None or task.status != "open" or task.instance_id != instance.id:
-            continue
-        task.priority = min(URGE_CAP, (task.priority or 0) + URGE_STEP)
-        task.urged_count = (task.urged_count or 0) + 1
-        task.last_urged_at = utcnow()
-        audit.append_instance(
-            instance,
-            ENGINE_ACTOR,
-            "task_urged",
-            task.element_id,
-            {
-                "task_id": task.id,
-                "comment": f"{event.data.get('name') or event.element_id}: the time set for this step has passed",
-                "priority": task.priority,
-                "urged_count": task.urged_count,
-                "timer": event.element_id,
-            },
-        )
+        for task_id in [data["attached_to"], *data.get("instances", [])]:
+            task = session.get(HumanTask, task_id)
+            if task is not None and task.status == "open" and task.instance_id == instance.id:
+                _urge(instance, task, event, audit)
+
+
+def _urge(instance: ProcessInstance, task: HumanTask, event: Any, audit: AuditLog) -> None:
+    from engine.commands.remarks import URGE_CAP, URGE_STEP
+
+    task.priority = min(URGE_CAP, (task.priority or 0) + URGE_STEP)
+    task.urged_count = (task.urged_count or 0) + 1
+    task.last_urged_at = utcnow()
+    audit.append_instance(
+        instance,
+        ENGINE_ACTOR,
+        "task_urged",
+        task.element_id,
+        {
+            "task_id": task.id,
+            "comment": f"{event.data.get('name') or event.element_id}: the time set for this step has passed",
+            "priority": task.priority,
+            "urged_count": task.urged_count,
+            "timer": event.element_id,
+        },
+    )

@@ -10,6 +10,15 @@ REVIEWED = {"complete_and_compliant": True, "review_opinion": "材料齐全"}
 APPROVED = {"approved": True, "decision_doc_no": "黄府〔2026〕12号", "decided_on": "2026-11-20"}
 ANNOUNCED = {"announced_on": "2026-11-22", "announcement_channel": "区政府网站"}
 HANDOVER = {"handed_to": "桥一社区居委会", "handed_over_on": "2026-12-01", "handover_list": "档案 12 盒，印章 1 枚"}
+MERGE = {
+    "change_type": "merge",
+    "org_kind": "urban_rc",
+    "affected_org_ids": "qiaoyi, ruinan",
+    "surviving_org": "qiaoyi",
+    "new_name": "桥一社区居委会",
+    "households": 2400,
+    "reasons": "两个居委会规模过小",
+}
 
 
 def registry(desk: Desk, user: str = "civil_huangpu") -> dict[str, dict]:
@@ -24,15 +33,7 @@ def units(desk: Desk) -> dict[str, dict]:
 def test_a_merge_keeps_one_code_retires_the_other_committee_and_hands_its_tasks_on(desk: Desk) -> None:
     before = registry(desk)
     case = desk.start("street_wuliqiao", "committee_change", "wuliqiao")["id"]
-    plan = {
-        "change_type": "merge",
-        "org_kind": "urban_rc",
-        "affected_org_ids": "qiaoyi, ruinan",
-        "surviving_org": "qiaoyi",
-        "new_name": "桥一社区居委会",
-        "households": 2400,
-        "reasons": "两个居委会规模过小",
-    }
+    plan = MERGE
     # A first plan that names a survivor outside the merge goes back to the subdistrict office.
     desk.work("street_wuliqiao", case, "draft_change_plan", plan | {"surviving_org": "yunnan"})
     desk.work("street_wuliqiao", case, "draft_change_plan", plan)

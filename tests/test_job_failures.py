@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import Engine
+from engine import Engine, waits
 from engine.errors import NotAllowed
-from engine.models import Job
-from tests.conftest import read_bundle, who
+from engine.models import AuditEvent, HumanTask, Job, MessageSubscription, ProcessInstance
+from tests.conftest import ApiClient, problem_of, read_bundle, who
 from tests.test_timers import run_worker
 
 pytestmark = pytest.mark.usefixtures("org")
@@ -107,3 +107,68 @@ def test_the_job_rows_are_written_with_the_command_and_replaced_when_the_waits_c
     engine.complete(instance["tasks"][0]["id"], who(engine, "zhang"), {})
     with engine.reading() as session:
         assert session.execute(select(func.count()).select_from(Job)).scalar_one() == 0
+
+
+def test_a_start_that_fails_after_its_waits_were_written_leaves_no_job_subscription_or_case_behind(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.deploy(read_bundle("timed_objection.bpmn"), by=engine.principal("designer"))
+    written = []
+    real_sync = waits.sync_waits
+
+    def sync_then_fail(session, instance, live, audit, happened) -> None:  # noqa: ANN001
+        real_sync(session, instance, live, audit, happened)
+        session.flush()  # the rows are in the database, inside the command's transaction
+        written.append(
+            (
+                session.execute(
+                    select(func.count()).select_from(Job).where(Job.instance_id == instance.id)
+                ).scalar_one(),
+                session.execute(
+                    select(func.count())
+                    .select_from(MessageSubscription)
+                    .where(MessageSubscription.instance_id == instance.id)
+                ).scalar_one(),
+            )
+        )
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(waits, "sync_waits", sync_then_fail)
+    with pytest.raises(OSError):
+        engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    assert written == [(1, 1)]  # the timer's job and the message's subscription had been written
+    with engine.reading() as session:
+        for table in (ProcessInstance, Job, MessageSubscription, HumanTask):
+            assert session.execute(select(func.count()).select_from(table)).scalar_one() == 0, table.__name__
+        case_events = select(func.count()).select_from(AuditEvent).where(AuditEvent.stream != "system")
+        assert session.execute(case_events).scalar_one() == 0
+
+    monkeypatch.setattr(waits, "sync_waits", real_sync)
+    instance = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    assert [j["element_id"] for j in engine.waiting_jobs(instance["id"], by=who(engine, "wang"))] == ["notice_period"]
+
+
+def test_an_admin_cancels_a_case_stuck_on_an_incident_over_the_api(api: ApiClient, engine: Engine, clock) -> None:
+    instance = start_failing(engine)
+    clock.advance(timedelta(days=1, seconds=1))
+    for _ in range(3):
+        run_worker(engine)
+        clock.advance(timedelta(hours=1))
+    api.tokens.clear()  # signed in now, not a day ago
+    case = f"/process-instances/{instance['id']}"
+    [incident] = api.get(case, "zhang").json["incidents"]
+    assert incident["element_id"] == "wait_a_day" and incident["attempts"] == 3
+
+    refused = api.post(f"{case}/cancel", "zhang", json={"reason": "撤销"})
+    assert refused.status_code == 403 and "Only an admin may cancel" in problem_of(refused)["detail"]
+    cancelled = api.post(f"{case}/cancel", "admin", json={"reason": "资料有误，撤销"})
+    assert cancelled.status_code == 200, cancelled.json
+    shown = api.get(case, "admin").json
+    assert shown["status"] == "cancelled" and shown["incidents"] == []
+    assert api.get(f"{case}/jobs", "admin").json["items"] == []
+    [event] = [e for e in api.get(f"{case}/history", "admin").json["items"] if e["action"] == "instance_cancelled"]
+    assert event["actor"]["username"] == "admin" and event["data"]["reason"] == "资料有误，撤销"
+    again = api.post(f"{case}/cancel", "admin", json={"reason": "再次撤销"})
+    assert again.status_code == 409 and "already cancelled" in problem_of(again)["detail"]
+    clock.advance(timedelta(days=30))
+    assert run_worker(engine) == []  # nothing of it is left to run

@@ -89,3 +89,47 @@ def test_only_officials_at_or_above_the_case_may_correlate_a_message_to_it(excha
         engine.correlate_message("assessment_result", {"business_key": "D-1"}, {}, by=who(engine, "chen"))
     shown, _ = engine.correlate_message("assessment_result", {"business_key": "D-1"}, {}, by=who(engine, "zhang"))
     assert shown["tasks"][0]["element_id"] == "evaluate_eligibility"
+
+
+def test_an_assessment_thrown_with_a_household_correlation_property_reaches_only_that_households_case(
+    org: Engine,
+) -> None:
+    engine = org
+    engine.deploy(read_bundle("message_correlation.bpmn"), by=engine.principal("designer"))
+    wang = who(engine, "wang")
+    first = engine.start("household_subsidy", "qiaoyi", by=wang, variables={"household_no": "H-12"})
+    second = engine.start("household_subsidy", "qiaoyi", by=wang, variables={"household_no": "H-13"})
+    assessment = engine.start("household_assessment", "qiaoyi", by=wang)
+    engine.complete(assessment["tasks"][0]["id"], SYSTEM, {"household_no": "H-13", "grade": 4})
+    [job] = engine.waiting_jobs(assessment["id"], by=SYSTEM)
+    assert job["kind"] == "message" and job["element_id"] == "household_assessed"
+
+    [outcome] = run_worker(engine)
+    assert outcome.result == "done" and second["id"] in outcome.detail
+    shown = engine.get_instance(second["id"])
+    assert shown["variables"]["assessment"] == {"household_no": "H-13", "grade": 4}
+    assert [t["element_id"] for t in shown["tasks"]] == ["decide_subsidy"]
+    assert engine.get_instance(first["id"])["tasks"] == []  # H-12 still waits for its own
+
+    # A result for a household no case waits for is retried, not handed to whichever case waits.
+    other = engine.start("household_assessment", "qiaoyi", by=wang)
+    engine.complete(other["tasks"][0]["id"], SYSTEM, {"household_no": "H-99", "grade": 2})
+    [outcome] = run_worker(engine)
+    assert outcome.result == "retrying" and "H-99" in outcome.detail
+    assert engine.get_instance(first["id"])["tasks"] == []
+
+
+def test_an_admin_delivers_a_thrown_message_now_and_the_senders_history_says_so(exchange: Engine) -> None:
+    engine = exchange
+    waiting = engine.start("care_subsidy", "qiaoyi", by=who(engine, "wang"), business_key="E-1")
+    assessment = engine.start("care_assessment", "qiaoyi", by=who(engine, "wang"), business_key="E-1")
+    engine.complete(assessment["tasks"][0]["id"], SYSTEM, {"grade": 5})
+    [job] = engine.waiting_jobs(assessment["id"], by=SYSTEM)
+    with pytest.raises(NotAllowed):
+        engine.execute_job(assessment["id"], job["id"], by=who(engine, "wang"))
+    assert engine.execute_job(assessment["id"], job["id"], by=who(engine, "admin"))["status"] == "done"
+    assert engine.get_instance(waiting["id"])["variables"]["assessment"] == {"grade": 5}
+    [by_hand] = [e for e in engine.history(assessment["id"]) if e["action"] == "job_executed"]
+    assert by_hand["actor"]["username"] == "admin" and by_hand["element_id"] == "assessment_result"
+    assert engine.verify(who(engine, "auditor"), assessment["id"])["ok"]
+    assert run_worker(engine) == []

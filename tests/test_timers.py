@@ -139,6 +139,25 @@ def test_a_case_waits_for_its_date_then_its_reply_is_urged_daily_three_times(eng
     assert engine.waiting_jobs(instance["id"], by=who(engine, "wang")) == []  # three rounds, then done
 
 
+def test_an_intermediate_cycle_lets_the_case_through_once_a_round_three_days_running(engine: Engine, clock) -> None:
+    clock.freeze(datetime(2026, 12, 1, 9, 0, tzinfo=BEIJING))
+    deploy(engine, "timed_cycle_wait.bpmn")
+    instance = engine.start("timed_cycle_wait", "qiaoyi", by=who(engine, "wang"))
+    for day in (2, 3, 4):
+        [job] = engine.waiting_jobs(instance["id"], by=who(engine, "wang"))
+        assert datetime.fromisoformat(job["due_at"]) == datetime(2026, 12, day, 9, 0, tzinfo=BEIJING)
+        clock.freeze(datetime(2026, 12, day, 8, 59, tzinfo=BEIJING))
+        assert run_worker(engine) == []
+        clock.freeze(datetime(2026, 12, day, 9, 1, tzinfo=BEIJING))
+        [outcome] = run_worker(engine)
+        assert outcome.result == "done" and outcome.job.element_id == "three_days"
+        assert open_tasks(engine, instance["id"]) == ["after_three_days"] * (day - 1)  # one pass per round
+    assert engine.waiting_jobs(instance["id"], by=who(engine, "wang")) == []  # R3: the rounds are over
+    clock.advance(timedelta(days=5))
+    assert run_worker(engine) == []
+    assert fired(engine, instance["id"]) == ["three_days"] * 3
+
+
 # --- publication periods and parallel reviews --------------------------------------------------------
 
 
@@ -151,6 +170,30 @@ def test_a_publication_period_of_seven_days_ends_on_the_seventh_day(engine: Engi
     [outcome] = run_worker(engine)
     assert outcome.result == "done" and outcome.job.element_id == "publicity_period"
     assert open_tasks(engine, instance["id"]) == ["close_publicity"]
+
+
+def test_a_notice_waits_for_an_objection_or_its_seven_days_whichever_comes_first(engine: Engine, clock) -> None:
+    deploy(engine, "timed_objection.bpmn")
+    quiet = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    objected = engine.start("timed_objection", "qiaoyi", by=who(engine, "wang"))
+    [job] = engine.waiting_jobs(quiet["id"], by=who(engine, "wang"))
+    assert job["element_id"] == "notice_period" and job["kind"] == "timer"
+    assert datetime.fromisoformat(job["due_at"]) == clock.now() + timedelta(days=7)
+    # An objection comes in: the case goes on by the message, and its time-out is dropped.
+    engine.deliver_message(objected["id"], "objection_received", {"from": "3号楼"}, by=who(engine, "wang"))
+    assert open_tasks(engine, objected["id"]) == ["handle_objection"]
+    assert engine.waiting_jobs(objected["id"], by=who(engine, "wang")) == []
+
+    clock.advance(timedelta(days=7) - timedelta(minutes=1))
+    assert run_worker(engine) == []
+    clock.advance(timedelta(minutes=2))
+    [outcome] = run_worker(engine)
+    assert outcome.job.instance_id == quiet["id"] and outcome.result == "done"
+    assert engine.get_instance(quiet["id"])["status"] == "completed"
+    assert [e["element_id"] for e in engine.history(quiet["id"]) if e["action"] == "end_event_reached"] == [
+        "end_no_objection"
+    ]
+    assert fired(engine, quiet["id"]) == ["notice_period"] and fired(engine, objected["id"]) == []
 
 
 def test_a_review_not_given_within_ten_days_is_recorded_overdue_and_the_others_go_on(district: Engine, clock) -> None:

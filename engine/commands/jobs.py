@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from engine import reach, views, waits
 from engine.audit import ENGINE_ACTOR, AuditLog, lock_system_stream
@@ -256,6 +257,8 @@ class JobCommands(MessageCommands, StartTimerCommands, AuditCommands):
                 row = waits.locked_job(session, job.id, self.dialect)
                 if row is None or (worker is not None and (row.locked_by != worker or row.status == INCIDENT)):
                     return None
+                if by is not None:
+                    self._record_by_hand(session, row, by)
                 if job.kind == MESSAGE:
                     return self._deliver_thrown(session, row)
                 return self._run_start_timer(session, row)
@@ -266,6 +269,18 @@ class JobCommands(MessageCommands, StartTimerCommands, AuditCommands):
         except Exception as exc:  # noqa: BLE001 - any failure becomes a retry, then an incident
             text = str(exc).splitlines()[0] if str(exc) else ""
             raise JobFailed(f"{exc.__class__.__name__}: {text}") from exc
+
+    def _record_by_hand(self, session: Session, row: Job, by: Principal) -> None:
+        """An admin's "run now" of a thrown message (on its sender's chain) or of a timer start event (on
+        the system chain), audited as theirs; a timer's is recorded on its case by `_run_timer`."""
+        data = {"job_id": row.id, "kind": row.kind, "due_at": views.iso(row.due_at)}
+        if row.instance_id is None:
+            AuditLog(session).append_system(by.actor(ADMIN), "job_executed", row.element_id, data)
+            return
+        sender = self._lock_instance(session, row.instance_id)
+        actor = by.actor(ADMIN, sender.org_code)
+        AuditLog(session).append_instance(sender, actor, "job_executed", row.element_id, data)
+        self._bump_cached_version(session, sender)
 
     def _run_timer(
         self, job: ClaimedJob, worker: str | None, by: Principal | None, variables: dict | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, rules
 from engine.audit import AuditLog
+from engine.calendar import BEIJING
 from engine.commands.base import EngineBase
 from engine.commands.calendar import _require_city_admin
 from engine.errors import NotFound, RuleBroken
@@ -21,6 +22,7 @@ from engine.procedure_scope import active_session
 from engine.roles import ADMIN
 
 PERIOD_LETTERS = {"days": "D", "months": "M", "years": "Y"}
+END_OF_DAY = time(23, 59, 59)
 
 
 class RuleCommands(EngineBase):
@@ -65,20 +67,25 @@ class RuleCommands(EngineBase):
     def _rule_deadline(self, key: str, start: str | None = None) -> str:
         """For timers (timeDate): the moment a rule's time limit runs out from `start` (default now).
 
-        Working days go through the working-day calendar (a year without data counts weekends only).
+        Days are Beijing dates. From a moment (now, or a date-time) the limit ends at the same time of day
+        on the last day; from a date alone (`materials_complete_on`) it ends with the last day itself
+        (23:59:59 Beijing: a period's last day lasts until midnight, 民法典 Art. 203). Working days go
+        through the working-day calendar (a year without data counts weekends only).
         """
         rule = self.rule_book().get(key)
-        begin = datetime.fromisoformat(start) if start else clock.now()
-        if begin.tzinfo is None:
-            begin = begin.replace(tzinfo=UTC)
+        begin, whole_days = _deadline_start(start)
         if rule.unit == "working_days":
-            return self.working_calendar().deadline(begin, int(rule.value)).isoformat()
-        if rule.unit == "days":
-            return (begin + timedelta(days=int(rule.value))).isoformat()
-        if rule.unit == "months":
+            due = self.working_calendar().deadline(begin, int(rule.value))
+        elif rule.unit == "days":
+            due = begin + timedelta(days=int(rule.value))
+        elif rule.unit == "months":
             moved = rules.add_months(begin.date(), int(rule.value))
-            return begin.replace(year=moved.year, month=moved.month, day=moved.day).isoformat()
-        raise RuleBroken(f"The rule {key} is counted in {rule.unit}; a deadline needs days, working days or months.")
+            due = begin.replace(year=moved.year, month=moved.month, day=moved.day)
+        else:
+            raise RuleBroken(
+                f"The rule {key} is counted in {rule.unit}; a deadline needs days, working days or months."
+            )
+        return (datetime.combine(due.date(), END_OF_DAY, BEIJING) if whole_days else due).isoformat()
 
     def rule_book(self) -> rules.RuleBook:
         """Every rule version as the database holds it; reloaded only when a version was added or changed."""
@@ -195,6 +202,22 @@ def _rule_of(row: RuleSet) -> rules.Rule:
         assumed=row.assumed,
         changed_by=row.changed_by,
     )
+
+
+def _deadline_start(start: str | None) -> tuple[datetime, bool]:
+    """Where a deadline counts from, in Beijing time, and whether it counts whole days (a date alone)."""
+    if not start:
+        return clock.now().astimezone(BEIJING), False
+    text = str(start).strip()
+    try:
+        if len(text) == 10:  # 2026-09-30: that day in Beijing
+            return datetime.combine(date.fromisoformat(text), time(0), BEIJING), True
+        begin = datetime.fromisoformat(text)
+    except ValueError:
+        raise RuleBroken(f"A deadline counts from a date or a date-time such as 2026-09-30, not {start!r}.") from None
+    if begin.tzinfo is None:  # a time an official typed: Beijing time
+        begin = begin.replace(tzinfo=BEIJING)
+    return begin.astimezone(BEIJING), False
 
 
 def _numbers(counts: dict) -> dict:

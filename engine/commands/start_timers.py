@@ -46,9 +46,12 @@ class StartTimerCommands(InstanceCommands):
         for start in timed:
             value = self._start_timer_value(start)
             try:
-                due, rounds = timers.first_due(value, now)
+                first = timers.first_due(value, now)
             except ValueError as exc:
                 raise RuleBroken(f"The timer start event {start.element_id} cannot be scheduled: {exc}.") from exc
+            if first is None:
+                continue  # every round of its cycle is over: it starts nothing
+            due, rounds = first
             session.add(
                 Job(
                     id=str(uuid.uuid4()),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.control import StartEventSplit, _EndJoin
+from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, StartEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -71,20 +71,21 @@ def start_events(workflow: Any) -> list[Any]:
     return found
 
 
-def trigger_start_event(workflow: Any, element_id: str) -> bool:
-    """Let the start event `element_id` (a timer start) go now, once; False if the process has none."""
+def arm_start_timer(workflow: Any, element_id: str) -> bool:
+    """Make the timer start event `element_id` go once, the moment the new case reaches it (its round fell
+    due); False if the process has no such timer start event.
+
+    It is set before the case reaches it: once reached, a cycle whose start date lies in the past would
+    let every round it missed through, and a case started by a timer is one occurrence."""
     for task in start_events(workflow):
-        if element_of(task)[0] != element_id or not task.has_state(TaskState.WAITING):
+        if element_of(task)[0] != element_id:
             continue
         definition = timer_definition(task)
         if definition is None:
             return False
         past = (clock.now().replace(microsecond=0) - timedelta(seconds=1)).isoformat()
         if isinstance(definition, CycleTimerEventDefinition):
-            # One round, then the start event is done: a timer-started instance is one occurrence.
-            value = task._get_internal_data("event_value") or {"duration": 0}
-            value |= {"cycles": 1, "next": past}
-            task._set_internal_data(event_value=value)
+            task._set_internal_data(event_value={"cycles": 1, "next": past, "duration": 0})
         else:
             task._set_internal_data(event_value=past)
         return True
@@ -163,16 +164,25 @@ def begin_by_hand(workflow: Any) -> None:
 
 
 def to_start_events(workflow: Any) -> None:
-    # Only event start events: nothing runs before one of them fires, so no step goes unrecorded.
-    workflow.do_engine_steps()
+    """Bring a new case up to its start events without running any of them: a case begun by a timer or
+    a message begins there, not also at a plain start event beside it (the one officials start by hand)."""
+    while ready := [
+        t for t in workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, BpmnStartTask | StartEventSplit)
+    ]:
+        for task in ready:
+            task.run()
+    for task in start_events(workflow):
+        plain = type(getattr(task.task_spec, "event_definition", None)).__name__ == "NoneEventDefinition"
+        if plain and not task.has_state(TaskState.FINISHED_MASK):
+            task.cancel()
 
 
 def begin_with_timer(element_id: str) -> Callable[[Any], None]:
     """Begin at the timer start event `element_id`, once, now (the timer fell due)."""
 
     def begin(workflow: Any) -> None:
-        to_start_events(workflow)
-        if not trigger_start_event(workflow, element_id):
+        if not arm_start_timer(workflow, element_id):
             raise RuleBroken(f"The process has no timer start event {element_id}.")
+        to_start_events(workflow)
 
     return begin

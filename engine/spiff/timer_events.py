@@ -3,6 +3,10 @@
 SpiffWorkflow fires a timer only when something calls `refresh_timers()`; a timer completes as a task
 (seen by `did_complete_task`), but a cycle timer stays waiting and only counts its rounds down.
 `TimerWatch` turns both into `TimerFired`, one per firing (one per round of a cycle).
+
+An event-based gateway (a reply or a time-out, whichever comes first) waits itself, holding the events
+of the catch events after it: its timer is named after the catch event it leads to, and it fired only
+if the gateway went on by that timer.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.util.task import TaskState
@@ -36,6 +41,12 @@ class WaitingTimer:
     # For a boundary timer: the task it is attached to (a user task's deadline) and whether it interrupts.
     attached_to: str | None = None
     interrupting: bool | None = None
+    # Attached to a multi-instance task: its instances, the user tasks officials see.
+    instances: tuple[str, ...] = ()
+
+    def covers(self, task_id: str) -> bool:
+        """Whether this timer is the deadline of the user task `task_id`."""
+        return task_id == self.attached_to or task_id in self.instances
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class TimerFired:
     cycle: bool
     attached_to: str | None
     interrupting: bool | None
+    instances: tuple[str, ...] = ()
 
     def as_data(self) -> dict:
         data = {"task_id": self.task_id, "name": self.name, "due_at": self.due_at}
@@ -56,23 +68,59 @@ class TimerFired:
             data["cycle"] = True
         if self.attached_to is not None:
             data |= {"attached_to": self.attached_to, "interrupting": self.interrupting}
+        if self.instances:
+            data["instances"] = list(self.instances)
         return data
 
 
 def timer_definition(task: Any) -> TimerEventDefinition | None:
     definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):  # an event-based gateway
+        return next((d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)), None)
     return definition if isinstance(definition, TimerEventDefinition) else None
 
 
-def _attachment(task: Any) -> tuple[str | None, bool | None]:
+def _timer_element(task: Any) -> tuple[str | None, str | None]:
+    """The BPMN element of a waiting timer: the timer event, or for an event-based gateway the timer
+    catch event it leads to (the gateway holds its followers' events in the order of its outputs)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    timer = timer_definition(task)
+    if isinstance(definition, MultipleEventDefinition) and timer is not None:
+        index = next(i for i, d in enumerate(definition.event_definitions) if d is timer)
+        outputs = getattr(task.task_spec, "outputs", [])
+        if index < len(outputs):
+            spec = outputs[index]
+            return getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None)
+    return element_of(task)
+
+
+def _went_on_by_timer(task: Any) -> bool:
+    """Whether a completed timer task completed because its time came (a gateway may go on by a message)."""
+    if not isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition):
+        return True
+    seen = task.internal_data.get("seen_events") or []
+    return any(isinstance(getattr(e, "event_definition", None), TimerEventDefinition) for e in seen)
+
+
+def _attachment(task: Any) -> tuple[str | None, bool | None, tuple[str, ...]]:
+    """For a boundary timer: the task it is attached to, whether it interrupts, and the instances of
+    that task when it is a multi-instance one (one user task per committee, say)."""
     if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
-        return None, None
+        return None, None, ()
     if not isinstance(task.parent.task_spec, BoundaryEventSplit):
-        return None, None
+        return None, None, ()
+    interrupting = bool(task.task_spec.cancel_activity)
     for sibling in task.parent.children:
         if sibling is not task and not isinstance(sibling.task_spec, BoundaryEvent):
-            return str(sibling.id), bool(task.task_spec.cancel_activity)
-    return None, bool(task.task_spec.cancel_activity)
+            return str(sibling.id), interrupting, _instances(sibling)
+    return None, interrupting, ()
+
+
+def _instances(task: Any) -> tuple[str, ...]:
+    inner = getattr(task.task_spec, "task_spec", None)  # a multi-instance task names its instances' spec
+    if not isinstance(inner, str):
+        return ()
+    return tuple(str(child.id) for child in task.children if child.task_spec.name == inner)
 
 
 def _due_text(task: Any) -> str | None:
@@ -100,20 +148,22 @@ def waiting_timers(workflow: Any) -> list[WaitingTimer]:
     """Every timer the workflow waits on, with its due time once SpiffWorkflow has computed it."""
     timers = []
     for task in _waiting_timer_tasks(workflow):
-        element_id, name = element_of(task)
-        attached_to, interrupting = _attachment(task)
+        element_id, name = _timer_element(task)
+        attached_to, interrupting, instances = _attachment(task)
         is_cycle = isinstance(timer_definition(task), CycleTimerEventDefinition)
         timers.append(
-            WaitingTimer(str(task.id), element_id or "", name, _due(task), is_cycle, attached_to, interrupting)
+            WaitingTimer(
+                str(task.id), element_id or "", name, _due(task), is_cycle, attached_to, interrupting, instances
+            )
         )
     return timers
 
 
 def _fired(task: Any, due_at: str | None) -> TimerFired:
-    element_id, name = element_of(task)
-    attached_to, interrupting = _attachment(task)
+    element_id, name = _timer_element(task)
+    attached_to, interrupting, instances = _attachment(task)
     is_cycle = isinstance(timer_definition(task), CycleTimerEventDefinition)
-    return TimerFired(str(task.id), element_id or "", name, due_at, is_cycle, attached_to, interrupting)
+    return TimerFired(str(task.id), element_id or "", name, due_at, is_cycle, attached_to, interrupting, instances)
 
 
 class TimerWatch:
@@ -147,7 +197,7 @@ class TimerWatch:
 
     def did_complete(self, task: Any) -> None:
         definition = timer_definition(task)
-        if definition is not None and not isinstance(definition, CycleTimerEventDefinition):
+        if definition is not None and not isinstance(definition, CycleTimerEventDefinition) and _went_on_by_timer(task):
             self.on_fire(_fired(task, self._due.get(str(task.id))))
 
 

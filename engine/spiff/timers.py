@@ -221,10 +221,11 @@ def _iso_duration(value: str, start: datetime) -> timedelta:
     return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value), start)
 
 
-def first_due(text: str, now: datetime) -> tuple[datetime, int]:
+def first_due(text: str, now: datetime) -> tuple[datetime, int] | None:
     """When a timer start event with this plain ISO value first falls due after `now`, and how many
     rounds follow it (-1: for ever). A date already past falls due at once; a cycle whose start lies in
-    the past begins at its next round, not with the rounds it missed before it was deployed."""
+    the past begins at its next round, not with the rounds it missed before it was deployed, and one
+    whose rounds all lie in the past never falls due (None)."""
     value = text.strip()
     kind = parse_iso_timer(value)
     if kind is TimerKind.DATE:
@@ -243,6 +244,8 @@ def first_due(text: str, now: datetime) -> tuple[datetime, int]:
     due = TimerEventDefinition.get_datetime(first)  # R/2026-01-01T09:00:00+08:00/P1Y
     while due < now and rounds != 0:
         due, rounds = due + _iso_duration(second, due), rounds - 1 if rounds > 0 else rounds
+    if rounds == 0:  # R2/2026-01-01T09:00:00+08:00/P1M deployed in 2027: both rounds are over
+        return None
     return due, _less(rounds)
 
 
