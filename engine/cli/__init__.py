@@ -66,11 +66,15 @@ def _human_init(result: dict) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@json_option
+@click.pass_context
 @command_errors
-def serve(host: str, port: int, workers: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the REST API and the workspace with gunicorn (a production WSGI server)."""
     from engine.serve import run_gunicorn
 
+    serving = {"url": f"http://{host}:{port}", "workers": max(1, workers)}
+    emit(ctx, serving, lambda s: f"Serving {s['url']} with {s['workers']} gunicorn worker(s); Ctrl-C stops.")
     run_gunicorn(host, port, workers)
 
 
