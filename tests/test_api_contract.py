@@ -146,6 +146,10 @@ def test_claim_complete_and_conflicts_are_reported_as_sentences(api: ApiClient) 
     assert api.post(f"/tasks/{review_id}/claim", "liu").json["assignee"] == "liu"
     taken = api.post(f"/tasks/{review_id}/claim", "zhang")
     assert taken.status_code == 409 and "liu" in problem_of(taken)["detail"]
+    released_by_other = api.post(f"/tasks/{review_id}/unclaim", "zhang")  # another candidate may not release it
+    assert released_by_other.status_code == 409
+    assert problem_of(released_by_other)["detail"] == "The task “街道审查” is claimed by liu, not by zhang."
+    assert api.get(f"/tasks/{review_id}", "zhang").json["assignee"] == "liu"
     assert api.post(f"/tasks/{review_id}/unclaim", "liu").json["assignee"] is None
     assert api.post(f"/tasks/{review_id}/claim", "wu").status_code == 403  # another subdistrict
     done = api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {"decision": "approve"}})
