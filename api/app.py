@@ -11,6 +11,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import RequestEntityTooLarge
 
 import web
 from api import auth, errors, metrics
@@ -130,10 +131,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _limit_json_bodies() -> None:
-        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > MAX_JSON_BYTES:
-            from werkzeug.exceptions import RequestEntityTooLarge
-
-            raise RequestEntityTooLarge()
+        if request.mimetype == "multipart/form-data":
+            return
+        # A declared Content-Length over the limit is answered 413 before anything is read. A chunked body
+        # declares none: read it here, one byte past the limit at most, and count what was read (werkzeug
+        # would quietly cut it at the limit). The body stays cached for the handler.
+        request.max_content_length = MAX_JSON_BYTES
+        if request.content_length is None:
+            request.max_content_length = MAX_JSON_BYTES + 1
+            if len(request.get_data(cache=True)) > MAX_JSON_BYTES:
+                raise RequestEntityTooLarge()
 
     @app.before_request
     def _refuse_nul_characters():  # noqa: ANN202

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -286,6 +287,31 @@ def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
     assert problem_of(huge)["status"] == 413
     assert problem_of(api.call("DELETE", "/tasks", "wang"))["status"] == 405
     assert problem_of(api.get("/no/such/thing", "wang"))["status"] == 404
+
+
+def test_a_json_body_sent_in_chunks_is_held_to_the_same_limit_on_the_bytes_read(api: ApiClient) -> None:
+    token = {"Authorization": f"Bearer {api.token('wang')}", "Transfer-Encoding": "chunked"}
+    # A server that reads chunked bodies (gunicorn) says so with wsgi.input_terminated; no Content-Length.
+    streamed = {"wsgi.input_terminated": True}
+    body = {"process_key": "petition_review", "org_unit": "qiaoyi", "variables": {"note": "长" * (2 * 1024 * 1024)}}
+    huge = api.http.post(
+        "/api/v1/process-instances",
+        input_stream=io.BytesIO(json.dumps(body).encode()),
+        content_type="application/json",
+        headers=token,
+        environ_overrides=streamed,
+    )
+    assert problem_of(huge)["status"] == 413
+    assert api.get("/process-instances", "wang").json["items"] == []
+    body["variables"]["note"] = "长" * 1000
+    fits = api.http.post(
+        "/api/v1/process-instances",
+        input_stream=io.BytesIO(json.dumps(body).encode()),
+        content_type="application/json",
+        headers=token,
+        environ_overrides=streamed,
+    )
+    assert fits.status_code == 201, fits.json
 
 
 def test_a_body_sent_as_a_form_instead_of_json_is_refused_and_changes_nothing(api: ApiClient) -> None:
