@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Request, jsonify, request, send_from_directory
+from flask import Flask, Request, Response, jsonify, request, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -38,10 +38,25 @@ def health_report() -> dict:
 
 @health.route("/healthz")
 class Health(MethodView):
+    @health.doc(security=[])
     @health.response(200, HealthSchema)
     def get(self) -> dict:
         """Whether the API can reach its database (also at /healthz, outside /api/v1, for load balancers)."""
         return health_report()
+
+
+@health.route("/metrics")
+class Metrics(MethodView):
+    @health.doc(security=[])
+    @health.response(
+        200,
+        {"type": "string"},
+        content_type="text/plain",
+        description="Prometheus text format: requests and latency per endpoint, tasks completed, instances by status",
+    )
+    def get(self) -> Response:
+        """Prometheus metrics; no sign-in (also at /metrics, outside /api/v1, where Prometheus looks by default)."""
+        return metrics.exposition()
 
 
 class GovflowApi(Api):
