@@ -23,7 +23,9 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 METRICS_PATHS = ("/metrics", "/api/v1/metrics")
-TASKS_COMPLETED = Counter("govflow_tasks_completed_total", "Human tasks completed through the API")
+TASKS_COMPLETED = Counter(
+    "govflow_tasks_completed_total", "Human tasks completed by this server: REST API and workspace, bulk included"
+)
 
 
 class InstanceCollector:
@@ -74,3 +76,5 @@ def register(app: Flask) -> None:
         return response
 
     app.add_url_rule(METRICS_PATHS[0], "root_metrics", exposition)
+    # Every completion passes through the engine, whichever page or endpoint asked for it.
+    app.extensions["govflow"].task_completed_listeners.add(TASKS_COMPLETED.inc)

@@ -257,9 +257,40 @@ def test_load_balancers_find_the_health_check_and_metrics_at_the_root_too(api: A
     assert 'endpoint="/healthz"' in api.http.get("/api/v1/metrics").get_data(as_text=True)
 
 
+def metric(api: ApiClient, name: str, labels: str = "", path: str = "/metrics") -> float:
+    """One sample of the Prometheus text, e.g. metric(api, "govflow_instances", 'status="running"'); a labelled
+    series not exported yet counts 0."""
+    sample = re.escape(name + (f"{{{labels}}}" if labels else ""))
+    values = re.findall(rf"^{sample} (\S+)$", api.http.get(path).get_data(as_text=True), re.M)
+    assert len(values) <= 1 and (values or labels), (name, labels)
+    return float(values[0]) if values else 0.0
+
+
 def completed_so_far(api: ApiClient, path: str = "/metrics") -> float:
-    [value] = re.findall(r"^govflow_tasks_completed_total (\S+)$", api.http.get(path).get_data(as_text=True), re.M)
-    return float(value)
+    return metric(api, "govflow_tasks_completed_total", path=path)
+
+
+def test_the_metrics_time_every_request_and_count_instances_by_status(api: ApiClient) -> None:
+    latency = "govflow_http_request_duration_seconds"
+    inbox = 'endpoint="/api/v1/tasks"'
+    seen_before = metric(api, f"{latency}_count", inbox)
+    for _ in range(3):
+        assert api.get("/tasks", "wang").status_code == 200
+    assert metric(api, f"{latency}_count", inbox) == seen_before + 3
+    assert metric(api, f"{latency}_bucket", inbox + ',le="+Inf"') == seen_before + 3
+    assert metric(api, f"{latency}_sum", inbox) > 0
+    assert metric(api, "govflow_http_requests_total", 'endpoint="/api/v1/tasks",method="GET",status="200"') >= 3
+
+    instance, review_id = to_review(api)
+    cancelled = start(api, business_key="YT-2")
+    assert api.post(f"/process-instances/{cancelled['id']}/cancel", "admin", json={"reason": "重复"}).status_code == 200
+    start(api, business_key="YT-3")
+    counts = {s: metric(api, "govflow_instances", f'status="{s}"') for s in ("running", "completed", "cancelled")}
+    assert counts == {"running": 2, "completed": 0, "cancelled": 1}
+    assert api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {"decision": "approve"}}).status_code == 200
+    assert metric(api, "govflow_instances", 'status="completed"') == 1
+    assert metric(api, "govflow_instances", 'status="failed"') == 0
+    assert api.get(f"/process-instances/{instance['id']}", "wang").json["status"] == "completed"
 
 
 def test_each_task_completed_over_the_api_counts_once_in_the_metrics(api: ApiClient) -> None:
