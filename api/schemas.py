@@ -89,6 +89,7 @@ class OrgUnitSchema(Schema):
 
 class OrgUnitListSchema(Schema):
     items = fields.List(fields.Nested(OrgUnitSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class NewOrgUnitSchema(StrictSchema):
@@ -157,7 +158,7 @@ class ValidationReportSchema(Schema):
     warnings = fields.List(fields.Nested(UploadProblemSchema))
 
 
-class DefinitionArgsSchema(StrictSchema):
+class DefinitionArgsSchema(PageArgsSchema):
     key = fields.String(load_default=None, validate=validate.Length(max=100))
     latest = fields.Boolean(load_default=False)
 
@@ -173,6 +174,7 @@ class DefinitionSchema(Schema):
 
 class DefinitionListSchema(Schema):
     items = fields.List(fields.Nested(DefinitionSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class VersionArgsSchema(StrictSchema):
@@ -278,6 +280,7 @@ class CommentSchema(Schema):
 
 class CommentListSchema(Schema):
     items = fields.List(fields.Nested(CommentSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class TaskCountsSchema(Schema):

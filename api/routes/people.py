@@ -6,18 +6,26 @@ from flask.views import MethodView
 
 from api import auth
 from api.parsing import Blueprint
-from api.schemas import CreatedUserSchema, NewOrgUnitSchema, NewUserSchema, OrgUnitListSchema, OrgUnitSchema
+from api.schemas import (
+    CreatedUserSchema,
+    NewOrgUnitSchema,
+    NewUserSchema,
+    OrgUnitListSchema,
+    OrgUnitSchema,
+    PageArgsSchema,
+)
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1", description="Org units and users")
 
 
 @blp.route("/org-units")
 class OrgUnits(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, OrgUnitListSchema)
-    def get(self) -> dict:
-        """The org tree: city, districts, subdistricts and townships, committees."""
+    def get(self, args: dict) -> dict:
+        """The org tree: city, districts, subdistricts and townships, committees; by code, paged."""
         auth.current()
-        return {"items": auth.engine().list_org_units()}
+        return auth.engine().org_units_page(args["cursor"], args["limit"])
 
     @blp.arguments(NewOrgUnitSchema)
     @blp.response(201, OrgUnitSchema)

@@ -13,6 +13,7 @@ from api.schemas import (
     CompletedSchema,
     CompleteSchema,
     HandOnSchema,
+    PageArgsSchema,
     ReasonSchema,
     ReturnSchema,
     TaskCountsSchema,
@@ -123,10 +124,11 @@ class Urge(MethodView):
 
 @blp.route("/tasks/<string:task_id>/comments")
 class Comments(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, CommentListSchema)
-    def get(self, task_id: str) -> dict:
-        """审批意见 and the reasons given on this task, in order."""
-        return {"items": auth.engine().comments(task_id, auth.current())}
+    def get(self, args: dict, task_id: str) -> dict:
+        """审批意见 and the reasons given on this task, in order, paged."""
+        return auth.engine().comments_page(task_id, auth.current(), args["cursor"], args["limit"])
 
     @blp.arguments(CommentInSchema)
     @blp.response(201, CommentSchema)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import org, people, reach, views
+from engine import org, paging, people, reach, views
 from engine.audit import AuditLog
 from engine.commands.base import EngineBase
 from engine.errors import (
@@ -17,9 +17,12 @@ from engine.models import (
     RoleAssignment,
     UserAccount,
 )
+from engine.paging import SortKey, check_limit
 from engine.people import Person
 from engine.principal import Principal
 from engine.roles import ADMIN
+
+ORG_UNIT_ORDER = (SortKey(OrgUnit.code),)
 
 
 class PeopleCommands(EngineBase):
@@ -54,6 +57,12 @@ class PeopleCommands(EngineBase):
         with self.reading() as session:
             units = session.execute(select(OrgUnit).order_by(OrgUnit.code)).scalars()
             return [views.org_unit(u) for u in units]
+
+    def org_units_page(self, cursor: str | None = None, limit: int = 50) -> dict:
+        """The org tree by code, one page: {items, next_cursor}."""
+        check_limit(limit)
+        with self.reading() as session:
+            return paging.page(session, select(OrgUnit), ORG_UNIT_ORDER, "org-units", cursor, limit, views.org_unit)
 
     def add_user(
         self,
