@@ -357,6 +357,12 @@ main.add_command(worker)
 main.add_command(jobs)
 
 
+# --- admins' operations on people and units: user list|show|rename|disable|enable|password|roles, org rename -----
+from engine.cli.people import register as _register_people_commands  # noqa: E402
+
+_register_people_commands(user, org)
+
+
 # --- the auditor workspace: verify-export, public-key, retention, purge ------------------------------
 from engine.cli.auditing import register as _register_audit_commands  # noqa: E402
 
