@@ -225,11 +225,15 @@ STARTS = {  # needs -> (process, started by, variables)
 }
 
 
-@pytest.fixture(autouse=True)
-def more_processes(petition: Engine) -> None:
+def deploy_more_processes(engine: Engine) -> None:
     """Besides the petition: a message catch, a timer and a vote count whose script can fail."""
     bundle = read_bundle("queries_message.bpmn", "timer_wait.bpmn", "scripted.bpmn")
-    petition.deploy(bundle, by=petition.principal("designer"))
+    engine.deploy(bundle, by=engine.principal("designer"))
+
+
+@pytest.fixture(autouse=True)
+def more_processes(petition: Engine) -> None:
+    deploy_more_processes(petition)
 
 
 def prepare(api: ApiClient, needs: str, caller: str) -> dict[str, str]:
