@@ -321,27 +321,21 @@ def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
 
 
 def test_a_json_body_sent_in_chunks_is_held_to_the_same_limit_on_the_bytes_read(api: ApiClient) -> None:
-    token = {"Authorization": f"Bearer {api.token('wang')}", "Transfer-Encoding": "chunked"}
-    # A server that reads chunked bodies (gunicorn) says so with wsgi.input_terminated; no Content-Length.
-    streamed = {"wsgi.input_terminated": True}
+    def post_chunked(body: dict):  # noqa: ANN202
+        # A server that reads chunked bodies (gunicorn) says so with wsgi.input_terminated; no Content-Length.
+        return api.http.post(
+            "/api/v1/process-instances",
+            input_stream=io.BytesIO(json.dumps(body).encode()),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {api.token('wang')}", "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
     body = {"process_key": "petition_review", "org_unit": "qiaoyi", "variables": {"note": "长" * (2 * 1024 * 1024)}}
-    huge = api.http.post(
-        "/api/v1/process-instances",
-        input_stream=io.BytesIO(json.dumps(body).encode()),
-        content_type="application/json",
-        headers=token,
-        environ_overrides=streamed,
-    )
-    assert problem_of(huge)["status"] == 413
+    assert problem_of(post_chunked(body))["status"] == 413
     assert api.get("/process-instances", "wang").json["items"] == []
     body["variables"]["note"] = "长" * 1000
-    fits = api.http.post(
-        "/api/v1/process-instances",
-        input_stream=io.BytesIO(json.dumps(body).encode()),
-        content_type="application/json",
-        headers=token,
-        environ_overrides=streamed,
-    )
+    fits = post_chunked(body)
     assert fits.status_code == 201, fits.json
 
 

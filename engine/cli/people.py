@@ -41,52 +41,19 @@ def register(user: click.Group, org: click.Group) -> None:
         page = engine_of(ctx).list_users(OPERATOR, org_unit=org_code, role=role, active=active, limit=500)
         emit(ctx, page, lambda p: "\n".join(_human_user(u) for u in p["items"]) or "No users.")
 
-    @user.command("show")
-    @click.argument("username")
-    @json_option
-    @click.pass_context
-    @command_errors
-    def user_show(ctx: click.Context, username: str) -> None:
-        """One user: name, whether enabled, roles."""
-        emit(ctx, engine_of(ctx).get_user(username, OPERATOR), _human_user)
-
-    @user.command("rename")
-    @click.argument("username")
-    @click.option("--name", "display_name", required=True)
-    @json_option
-    @click.pass_context
-    @command_errors
-    def user_rename(ctx: click.Context, username: str, display_name: str) -> None:
-        """Change a user's display name."""
-        emit(ctx, engine_of(ctx).rename_user(username, display_name, OPERATOR), _human_user)
-
-    @user.command("disable")
-    @click.argument("username")
-    @json_option
-    @click.pass_context
-    @command_errors
-    def user_disable(ctx: click.Context, username: str) -> None:
-        """Disable a user: no sign-in; their tokens and sessions stop working at once."""
-        emit(ctx, engine_of(ctx).disable_user(username, OPERATOR), _human_user)
-
-    @user.command("enable")
-    @click.argument("username")
-    @json_option
-    @click.pass_context
-    @command_errors
-    def user_enable(ctx: click.Context, username: str) -> None:
-        """Enable a disabled user."""
-        emit(ctx, engine_of(ctx).enable_user(username, OPERATOR), _human_user)
-
-    @user.command("password")
-    @click.argument("username")
-    @click.option("--password", required=True, help="the new password (8 characters or more)")
-    @json_option
-    @click.pass_context
-    @command_errors
-    def user_password(ctx: click.Context, username: str, password: str) -> None:
-        """Reset a user's password; their tokens and sessions end."""
-        emit(ctx, engine_of(ctx).reset_password(username, password, OPERATOR), _human_user)
+    for name, command, help_text, value in (
+        ("show", "get_user", "One user: name, whether enabled, roles.", None),
+        ("disable", "disable_user", "Disable a user: no sign-in; their tokens and sessions stop at once.", None),
+        ("enable", "enable_user", "Enable a disabled user.", None),
+        ("rename", "rename_user", "Change a user's display name.", ("--name", "the new display name")),
+        (
+            "password",
+            "reset_password",
+            "Reset a user's password; their tokens and sessions end.",
+            ("--password", "the new password (8 characters or more)"),
+        ),
+    ):
+        _on_one_user(user, name, command, help_text, value)
 
     @user.command("roles")
     @click.argument("username")
@@ -115,3 +82,21 @@ def register(user: click.Group, org: click.Group) -> None:
         """Rename an org unit."""
         unit = engine_of(ctx).rename_org_unit(code, name, OPERATOR)
         emit(ctx, unit, lambda u: f"Org unit {u['code']} is now {u['name']}.")
+
+
+def _on_one_user(user: click.Group, name: str, command: str, help_text: str, value: tuple[str, str] | None) -> None:
+    """`govflow user NAME USERNAME [--OPTION VALUE]`: the engine's `command` on one user (with the value,
+    when the command takes one), printed as a user."""
+
+    @user.command(name, help=help_text)
+    @click.argument("username")
+    @json_option
+    @click.pass_context
+    @command_errors
+    def run(ctx: click.Context, username: str, value: str | None = None) -> None:
+        arguments = (username,) if value is None else (username, value)
+        emit(ctx, getattr(engine_of(ctx), command)(*arguments, OPERATOR), _human_user)
+
+    if value is not None:
+        flag, option_help = value
+        click.option(flag, "value", required=True, help=option_help)(run)

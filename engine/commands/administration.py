@@ -70,9 +70,7 @@ class AdministrationCommands(PeopleCommands):
     # --- changing a user --------------------------------------------------------------------------
 
     def rename_user(self, username: str, display_name: str, by: Principal) -> dict:
-        display_name = (display_name or "").strip()
-        if not 1 <= len(display_name) <= 200:
-            raise RuleBroken("A display name needs 1 to 200 characters.")
+        display_name = _name(display_name, "A display name")
         with self.transaction() as session:
             user, actor = self._managed_user(session, by, username)
             if user.display_name != display_name:
@@ -150,9 +148,7 @@ class AdministrationCommands(PeopleCommands):
     # --- org units --------------------------------------------------------------------------------
 
     def rename_org_unit(self, code: str, name: str, by: Principal) -> dict:
-        name = (name or "").strip()
-        if not 1 <= len(name) <= 200:
-            raise RuleBroken("An org unit's name needs 1 to 200 characters.")
+        name = _name(name, "An org unit's name")
         with self.transaction() as session:
             unit = org.get_unit(session, code)
             actor = self._admin_actor(session, by, [unit.path])
@@ -185,6 +181,14 @@ class AdministrationCommands(PeopleCommands):
 
     def _user_view(self, session: Session, user: UserAccount) -> dict:
         return views.user_account(user, _roles_of(session, [user.username]).get(user.username, []))
+
+
+def _name(value: str | None, what: str) -> str:
+    """A name as shown to people: trimmed, 1 to 200 characters (the columns' width)."""
+    name = (value or "").strip()
+    if not 1 <= len(name) <= 200:
+        raise RuleBroken(f"{what} needs 1 to 200 characters.")
+    return name
 
 
 def _roles_of(session: Session, usernames: list[str]) -> dict[str, list[dict]]:
