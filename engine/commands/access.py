@@ -83,9 +83,7 @@ class AccessCommands(EngineBase):
         if person is None:
             self._lock_out_if_full(attempt)
             raise BadCredentials("The username or password is wrong.")
-        with self.transaction() as session:
-            session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt.id))
-        return self._issue(person, address, kind)
+        return self._issue(person, address, kind, attempt.id)
 
     def _take_attempt(self, username: str, address: str) -> _Attempt:
         """Count the failures in the window under the user's and the address's lock, then record this
@@ -141,12 +139,14 @@ class AccessCommands(EngineBase):
                     },
                 )
 
-    def _issue(self, person: Person, address: str, kind: str) -> Grant:
+    def _issue(self, person: Person, address: str, kind: str, attempt_id: int) -> Grant:
+        """The token or session, and the attempt that earned it no longer counted as a failure."""
         raw = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24) if kind == SESSION else None
         ttl = self.settings.session_ttl if kind == SESSION else self.settings.token_ttl
         expires_at = utcnow() + timedelta(seconds=ttl)
         with self.transaction() as session:
+            session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
             session.add(
                 ApiToken(
                     id=str(uuid.uuid4()),
