@@ -5,12 +5,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Request, jsonify, request, send_from_directory
+from flask import Flask, Request, Response, jsonify, request, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import RequestEntityTooLarge
 
 import web
 from api import auth, errors, metrics
@@ -39,10 +40,25 @@ def health_report() -> dict:
 
 @health.route("/healthz")
 class Health(MethodView):
+    @health.doc(security=[])
     @health.response(200, HealthSchema)
     def get(self) -> dict:
         """Whether the API can reach its database (also at /healthz, outside /api/v1, for load balancers)."""
         return health_report()
+
+
+@health.route("/metrics")
+class Metrics(MethodView):
+    @health.doc(security=[])
+    @health.response(
+        200,
+        {"type": "string"},
+        content_type="text/plain",
+        description="Prometheus text format: requests and latency per endpoint, tasks completed, instances by status",
+    )
+    def get(self) -> Response:
+        """Prometheus metrics; no sign-in (also at /metrics, outside /api/v1, where Prometheus looks by default)."""
+        return metrics.exposition()
 
 
 class GovflowApi(Api):
@@ -139,11 +155,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _limit_json_bodies() -> None:
+        if request.mimetype == "multipart/form-data":
+            return
         limit = MAX_UPLOAD_BYTES if request.endpoint in LARGE_JSON_ENDPOINTS else MAX_JSON_BYTES
-        if request.mimetype != "multipart/form-data" and (request.content_length or 0) > limit:
-            from werkzeug.exceptions import RequestEntityTooLarge
-
-            raise RequestEntityTooLarge()
+        # A declared Content-Length over the limit is answered 413 before anything is read. A chunked body
+        # declares none: read it here, one byte past the limit at most, and count what was read (werkzeug
+        # would quietly cut it at the limit). The body stays cached for the handler.
+        request.max_content_length = limit
+        if request.content_length is None:
+            request.max_content_length = limit + 1
+            if len(request.get_data(cache=True)) > limit:
+                raise RequestEntityTooLarge()
 
     @app.before_request
     def _refuse_nul_characters():  # noqa: ANN202

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -23,23 +23,46 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 METRICS_PATHS = ("/metrics", "/api/v1/metrics")
-TASKS_COMPLETED = Counter("govflow_tasks_completed_total", "Human tasks completed through the API")
+TASKS_COMPLETED = Counter(
+    "govflow_tasks_completed_total", "Human tasks completed by this server: REST API and workspace, bulk included"
+)
 
 
 class InstanceCollector:
     """Instances by status, counted in the database at scrape time."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(self, engine) -> None:  # noqa: ANN001 - engine.Engine
+        self.engine = engine
 
     def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
         gauge = GaugeMetricFamily("govflow_instances", "Process instances by status", labels=["status"])
-        for status, count in self.app.extensions["govflow"].instance_counts().items():
+        for status, count in self.engine.instance_counts().items():
             gauge.add_metric([status], count)
         yield gauge
 
 
+def exposition() -> Response:
+    """The Prometheus text: this process's (or, under gunicorn, every worker's) counters, and the
+    instances by status from the database."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    body = generate_latest(registry)
+    instances = CollectorRegistry(auto_describe=False)
+    instances.register(InstanceCollector(current_app.extensions["govflow"]))
+    body += generate_latest(instances)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
 def register(app: Flask) -> None:
+    """Count every request; serve the metrics at the root too (GET /api/v1/metrics is documented in api/app.py)."""
+
     @app.before_request
     def _start_timer() -> None:
         g.started = time.perf_counter()
@@ -52,26 +75,6 @@ def register(app: Flask) -> None:
             LATENCY.labels(endpoint).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
-    collector = InstanceCollector(app)
-
-    @app.get(METRICS_PATHS[0])
-    @app.get(METRICS_PATHS[1])
-    def metrics() -> Response:
-        registry = CollectorRegistry()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            from prometheus_client import multiprocess
-
-            multiprocess.MultiProcessCollector(registry)
-        else:
-            from prometheus_client import REGISTRY
-
-            registry = REGISTRY
-        body = generate_latest(registry)
-        body += generate_latest(_one(collector))
-        return Response(body, mimetype=CONTENT_TYPE_LATEST)
-
-
-def _one(collector: InstanceCollector) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    return registry
+    app.add_url_rule(METRICS_PATHS[0], "root_metrics", exposition)
+    # Every completion passes through the engine, whichever page or endpoint asked for it.
+    app.extensions["govflow"].task_completed_listeners.add(TASKS_COMPLETED.inc)

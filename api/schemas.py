@@ -90,6 +90,7 @@ class OrgUnitSchema(Schema):
 
 class OrgUnitListSchema(Schema):
     items = fields.List(fields.Nested(OrgUnitSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class NewOrgUnitSchema(StrictSchema):
@@ -102,30 +103,52 @@ class NewOrgUnitSchema(StrictSchema):
     kind = fields.String(load_default=None, validate=validate.OneOf(["residents", "villagers"]))
 
 
+class NewHoldingSchema(StrictSchema):
+    role = fields.String(required=True, validate=validate.Length(1, 64))
+    org_unit = fields.String(required=True, validate=validate.Length(1, 64))
+
+
 class NewUserSchema(StrictSchema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{1,64}$"))
     password = fields.String(required=True, validate=validate.Length(8, 200), load_only=True)
     display_name = fields.String(load_default=None, validate=validate.Length(max=200))
-    roles = fields.List(
-        fields.Nested(
-            type(
-                "NewHoldingSchema",
-                (StrictSchema,),
-                {
-                    "role": fields.String(required=True, validate=validate.Length(1, 64)),
-                    "org_unit": fields.String(required=True, validate=validate.Length(1, 64)),
-                },
-            )
-        ),
-        required=True,
-        validate=validate.Length(min=1),
-    )
+    roles = fields.List(fields.Nested(NewHoldingSchema), required=True, validate=validate.Length(min=1))
 
 
 class CreatedUserSchema(Schema):
     username = fields.String()
     display_name = fields.String()
     roles = fields.List(fields.Nested(HoldingSchema))
+
+
+class UserAccountSchema(CreatedUserSchema):
+    """A user as an admin manages them."""
+
+    active = fields.Boolean(metadata={"description": "false: disabled; cannot sign in, tokens refused"})
+    created_at = fields.String()
+
+
+class UserPageSchema(Schema):
+    items = fields.List(fields.Nested(UserAccountSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class UserQuerySchema(PageArgsSchema):
+    org_unit = fields.String(load_default=None, validate=validate.Length(max=64))
+    role = fields.String(load_default=None, validate=validate.Length(max=64))
+    active = fields.Boolean(load_default=None)
+
+
+class UserChangeSchema(StrictSchema):
+    display_name = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class PasswordResetSchema(StrictSchema):
+    password = fields.String(required=True, validate=validate.Length(8, 200), load_only=True)
+
+
+class OrgUnitChangeSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
 
 
 # --- deployments --------------------------------------------------------------------------------
@@ -164,7 +187,7 @@ class ValidationReportSchema(Schema):
     warnings = fields.List(fields.Nested(UploadProblemSchema))
 
 
-class DefinitionArgsSchema(StrictSchema):
+class DefinitionArgsSchema(PageArgsSchema):
     key = fields.String(load_default=None, validate=validate.Length(max=100))
     latest = fields.Boolean(load_default=False)
 
@@ -180,6 +203,7 @@ class DefinitionSchema(Schema):
 
 class DefinitionListSchema(Schema):
     items = fields.List(fields.Nested(DefinitionSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class VersionArgsSchema(StrictSchema):
@@ -285,6 +309,7 @@ class CommentSchema(Schema):
 
 class CommentListSchema(Schema):
     items = fields.List(fields.Nested(CommentSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class TaskCountsSchema(Schema):

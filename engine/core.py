@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.commands.access import AccessCommands
+from engine.commands.administration import AdministrationCommands
 from engine.commands.auditing import AuditCommands
 from engine.commands.calendar import CalendarCommands
 from engine.commands.copies import CopyCommands
@@ -12,7 +13,6 @@ from engine.commands.directory import DirectoryQueries
 from engine.commands.jobs import JobCommands
 from engine.commands.messages import MessageCommands
 from engine.commands.migrations import MigrationCommands
-from engine.commands.people import PeopleCommands
 from engine.commands.procedure_records import ProcedureRecordCommands
 from engine.commands.queries import Queries
 from engine.commands.registries import RegistryCommands
@@ -30,7 +30,7 @@ class Engine(
     RegistryCommands,
     AccessCommands,
     CalendarCommands,
-    PeopleCommands,
+    AdministrationCommands,
     MigrationCommands,
     DesignCommands,
     DeploymentCommands,

@@ -82,7 +82,7 @@ def library_files(session: Session) -> dict[str, bytes]:
     rows = session.execute(
         select(ProcessDefinition.key, Blob.content)
         .join(Blob, Blob.sha256 == ProcessDefinition.bpmn_sha256)
-        .where(_is_latest(ProcessDefinition.key, ProcessDefinition.version))
+        .where(is_latest(ProcessDefinition.key, ProcessDefinition.version))
     )
     library = {f"library/{key}.bpmn": content for key, content in rows}
     dmn_rows = session.execute(
@@ -193,7 +193,7 @@ def find_definition(session: Session, key: str, version: int | None = None) -> P
 
 def latest_definitions(session: Session) -> list[ProcessDefinition]:
     """The newest version of every process key."""
-    query = select(ProcessDefinition).where(_is_latest(ProcessDefinition.key, ProcessDefinition.version))
+    query = select(ProcessDefinition).where(is_latest(ProcessDefinition.key, ProcessDefinition.version))
     return list(session.execute(query.order_by(ProcessDefinition.key)).scalars())
 
 
@@ -246,13 +246,13 @@ def _deploy_forms(
 def _latest_form_shas(session: Session) -> dict[str, str]:
     rows = session.execute(
         select(FormDefinition.form_id, FormDefinition.sha256).where(
-            _is_latest(FormDefinition.form_id, FormDefinition.version)
+            is_latest(FormDefinition.form_id, FormDefinition.version)
         )
     )
     return dict(rows.all())
 
 
-def _is_latest(key: InstrumentedAttribute, version: InstrumentedAttribute) -> ColumnElement[bool]:
+def is_latest(key: InstrumentedAttribute, version: InstrumentedAttribute) -> ColumnElement[bool]:
     """True for the row with the highest version of its key (processes and forms are versioned alike)."""
     table = key.class_
     newest = aliased(table)

@@ -24,10 +24,14 @@ def holding_paths(session: Session, by: Principal) -> dict[str, str]:
     return dict(session.execute(select(OrgUnit.code, OrgUnit.path).where(OrgUnit.code.in_(codes))).all())
 
 
-def reach_paths(session: Session, by: Principal) -> list[str]:
-    """Org paths of the units where the caller holds a role, none inside another."""
+def reach_paths(session: Session, by: Principal, roles: Iterable[str] | None = None) -> list[str]:
+    """Org paths of the units where the caller holds a role (one of `roles`, or any), none inside another."""
+    paths = holding_paths(session, by)
+    if roles is not None:
+        wanted = set(roles)
+        paths = {h.org_code: paths[h.org_code] for h in by.person.holdings if h.role in wanted and h.org_code in paths}
     kept: list[str] = []
-    for path in sorted(p for p in holding_paths(session, by).values() if p):
+    for path in sorted(p for p in paths.values() if p):
         if not any(path.startswith(k) for k in kept):
             kept.append(path)
     return kept

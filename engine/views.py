@@ -12,6 +12,7 @@ from engine.models import (
     ProcessDefinition,
     ProcessInstance,
     TaskComment,
+    UserAccount,
     utcnow,
 )
 
@@ -97,6 +98,17 @@ def audit_event(event: AuditEvent) -> dict:
         "data": event.data,
         "hash": event.hash,
         "prev_hash": event.prev_hash,
+    }
+
+
+def user_account(user: UserAccount, roles: list[dict]) -> dict:
+    """A user as admins see them: whether enabled, and every role held with its org unit."""
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "active": user.active,
+        "roles": roles,
+        "created_at": iso(user.created_at),
     }
 
 

@@ -89,8 +89,9 @@ class Desk:
 
     def ended_at(self, instance_id: str) -> list[str]:
         """The end events the instance reached, from its history."""
-        history = self.get(f"/process-instances/{instance_id}/history", "admin").json["items"]
-        return [e["element_id"] for e in history if e["action"] == "end_event_reached"]
+        history = self.get(f"/process-instances/{instance_id}/history?limit=500", "admin").json
+        assert history["next_cursor"] is None, "more than 500 events: follow next_cursor"
+        return [e["element_id"] for e in history["items"] if e["action"] == "end_event_reached"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
 from engine import Engine
+from engine.errors import GovflowError
 from engine.models import ApiToken, utcnow
 from tests.conftest import PASSWORD, ApiClient, problem_of
 
@@ -41,6 +44,56 @@ def test_repeated_failures_lock_the_user_out_for_a_while(api: ApiClient) -> None
     assert "try again" in problem_of(locked)["detail"]
     # another official from the same address is not locked out by wang's failures alone
     assert api.post("/auth/token", json={"username": "zhang", "password": PASSWORD}).status_code == 200
+    # the lockout is on the audit trail, once, however many times wang is refused meanwhile
+    assert api.post("/auth/token", json={"username": "wang", "password": PASSWORD}).status_code == 429
+    locked = api.get("/audit/events", "auditor", query_string={"action": "sign_in_locked"}).json["items"]
+    assert [(e["element_id"], e["data"]["locked"], e["actor"]["username"]) for e in locked] == [
+        ("wang", "user", "engine")
+    ]
+
+
+def sign_in_from(api: ApiClient, address: str, username: str, password: str):  # noqa: ANN201
+    body = {"username": username, "password": password}
+    return api.post("/auth/token", json=body, environ_base={"REMOTE_ADDR": address})
+
+
+def test_the_21st_failure_from_one_address_is_refused_while_another_address_still_signs_in(api: ApiClient) -> None:
+    for n in range(20):  # a different username each time: the per-user limit (5) never applies
+        assert sign_in_from(api, "10.0.0.1", f"guess{n}", "guess-guess").status_code == 401
+    refused = sign_in_from(api, "10.0.0.1", "wang", PASSWORD)  # even the right password, from there
+    assert refused.status_code == 429 and "try again" in problem_of(refused)["detail"]
+    assert int(refused.headers["Retry-After"]) > 0
+    assert sign_in_from(api, "10.0.0.2", "wang", PASSWORD).status_code == 200
+    locked = api.get("/audit/events", "auditor", query_string={"action": "sign_in_locked"}).json["items"]
+    assert [(e["element_id"], e["data"]["locked"], e["data"]["failures"]) for e in locked] == [
+        ("10.0.0.1", "address", 20)
+    ]
+
+
+def test_simultaneous_guesses_cannot_get_past_the_limits(petition: Engine) -> None:
+    """30 guesses from one address at the same moment (20 allowed), and 8 at one user's password (5 allowed)."""
+
+    def guess_all(guesses: list[tuple[str, str]]) -> Counter:
+        barrier = threading.Barrier(len(guesses))
+        outcomes: Counter = Counter()
+
+        def guess(username: str, address: str) -> None:
+            barrier.wait(timeout=30)
+            try:
+                petition.sign_in(username, "guess-guess", address)
+                outcomes["signed in"] += 1
+            except GovflowError as exc:
+                outcomes[exc.status] += 1
+
+        threads = [threading.Thread(target=guess, args=g) for g in guesses]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return outcomes
+
+    assert guess_all([(f"guess{n}", "10.0.0.7") for n in range(30)]) == Counter({401: 20, 429: 10})
+    assert guess_all([("wang", f"10.0.1.{n}") for n in range(8)]) == Counter({401: 5, 429: 3})
 
 
 def test_requests_without_a_valid_token_are_refused(api: ApiClient, petition: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -146,6 +147,10 @@ def test_claim_complete_and_conflicts_are_reported_as_sentences(api: ApiClient) 
     assert api.post(f"/tasks/{review_id}/claim", "liu").json["assignee"] == "liu"
     taken = api.post(f"/tasks/{review_id}/claim", "zhang")
     assert taken.status_code == 409 and "liu" in problem_of(taken)["detail"]
+    released_by_other = api.post(f"/tasks/{review_id}/unclaim", "zhang")  # another candidate may not release it
+    assert released_by_other.status_code == 409
+    assert problem_of(released_by_other)["detail"] == "The task “街道审查” is claimed by liu, not by zhang."
+    assert api.get(f"/tasks/{review_id}", "zhang").json["assignee"] == "liu"
     assert api.post(f"/tasks/{review_id}/unclaim", "liu").json["assignee"] is None
     assert api.post(f"/tasks/{review_id}/claim", "wu").status_code == 403  # another subdistrict
     done = api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {"decision": "approve"}})
@@ -252,9 +257,40 @@ def test_load_balancers_find_the_health_check_and_metrics_at_the_root_too(api: A
     assert 'endpoint="/healthz"' in api.http.get("/api/v1/metrics").get_data(as_text=True)
 
 
+def metric(api: ApiClient, name: str, labels: str = "", path: str = "/metrics") -> float:
+    """One sample of the Prometheus text, e.g. metric(api, "govflow_instances", 'status="running"'); a labelled
+    series not exported yet counts 0."""
+    sample = re.escape(name + (f"{{{labels}}}" if labels else ""))
+    values = re.findall(rf"^{sample} (\S+)$", api.http.get(path).get_data(as_text=True), re.M)
+    assert len(values) <= 1 and (values or labels), (name, labels)
+    return float(values[0]) if values else 0.0
+
+
 def completed_so_far(api: ApiClient, path: str = "/metrics") -> float:
-    [value] = re.findall(r"^govflow_tasks_completed_total (\S+)$", api.http.get(path).get_data(as_text=True), re.M)
-    return float(value)
+    return metric(api, "govflow_tasks_completed_total", path=path)
+
+
+def test_the_metrics_time_every_request_and_count_instances_by_status(api: ApiClient) -> None:
+    latency = "govflow_http_request_duration_seconds"
+    inbox = 'endpoint="/api/v1/tasks"'
+    seen_before = metric(api, f"{latency}_count", inbox)
+    for _ in range(3):
+        assert api.get("/tasks", "wang").status_code == 200
+    assert metric(api, f"{latency}_count", inbox) == seen_before + 3
+    assert metric(api, f"{latency}_bucket", inbox + ',le="+Inf"') == seen_before + 3
+    assert metric(api, f"{latency}_sum", inbox) > 0
+    assert metric(api, "govflow_http_requests_total", 'endpoint="/api/v1/tasks",method="GET",status="200"') >= 3
+
+    instance, review_id = to_review(api)
+    cancelled = start(api, business_key="YT-2")
+    assert api.post(f"/process-instances/{cancelled['id']}/cancel", "admin", json={"reason": "重复"}).status_code == 200
+    start(api, business_key="YT-3")
+    counts = {s: metric(api, "govflow_instances", f'status="{s}"') for s in ("running", "completed", "cancelled")}
+    assert counts == {"running": 2, "completed": 0, "cancelled": 1}
+    assert api.post(f"/tasks/{review_id}/complete", "zhang", json={"data": {"decision": "approve"}}).status_code == 200
+    assert metric(api, "govflow_instances", 'status="completed"') == 1
+    assert metric(api, "govflow_instances", 'status="failed"') == 0
+    assert api.get(f"/process-instances/{instance['id']}", "wang").json["status"] == "completed"
 
 
 def test_each_task_completed_over_the_api_counts_once_in_the_metrics(api: ApiClient) -> None:
@@ -282,6 +318,25 @@ def test_bad_requests_get_4xx_sentences_never_500(api: ApiClient) -> None:
     assert problem_of(huge)["status"] == 413
     assert problem_of(api.call("DELETE", "/tasks", "wang"))["status"] == 405
     assert problem_of(api.get("/no/such/thing", "wang"))["status"] == 404
+
+
+def test_a_json_body_sent_in_chunks_is_held_to_the_same_limit_on_the_bytes_read(api: ApiClient) -> None:
+    def post_chunked(body: dict):  # noqa: ANN202
+        # A server that reads chunked bodies (gunicorn) says so with wsgi.input_terminated; no Content-Length.
+        return api.http.post(
+            "/api/v1/process-instances",
+            input_stream=io.BytesIO(json.dumps(body).encode()),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {api.token('wang')}", "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    body = {"process_key": "petition_review", "org_unit": "qiaoyi", "variables": {"note": "长" * (2 * 1024 * 1024)}}
+    assert problem_of(post_chunked(body))["status"] == 413
+    assert api.get("/process-instances", "wang").json["items"] == []
+    body["variables"]["note"] = "长" * 1000
+    fits = post_chunked(body)
+    assert fits.status_code == 201, fits.json
 
 
 def test_a_body_sent_as_a_form_instead_of_json_is_refused_and_changes_nothing(api: ApiClient) -> None:

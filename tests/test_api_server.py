@@ -7,6 +7,7 @@ exactly one of them wins each time. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from contextlib import ExitStack
@@ -101,6 +102,24 @@ def test_a_petition_is_deployed_worked_and_verified_over_http(server: Server, db
         ):
             assert answer.status_code == 422, answer.text
             assert answer.headers["content-type"].startswith("application/problem+json")
+
+        # a JSON body sent in chunks (no Content-Length) is held to the same 1 MB as any other
+        def chunked(body: dict, size: int) -> httpx.Response:
+            raw = json.dumps(body).encode()
+            pieces = (raw[i : i + 65536] for i in range(0, len(raw), 65536))
+            assert len(raw) >= size
+            return wang.post("/process-instances", content=pieces, headers={"Content-Type": "application/json"})
+
+        small = {"process_key": "petition_review", "org_unit": "qiaoyi", "business_key": "YT-2024-002"}
+        assert chunked(small, 0).status_code == 201
+        huge = small | {"variables": {"note": "长" * (2 * 1024 * 1024)}}
+        try:
+            refused = chunked(huge, 6 * 1024 * 1024)
+            assert refused.status_code == 413, refused.text
+        except httpx.TransportError:  # a server may also close the connection instead of reading to the end
+            pass
+        business_keys = [i["business_key"] for i in wang.get("/process-instances").json()["items"]]
+        assert sorted(business_keys) == ["YT-2024-001", "YT-2024-002"]
 
 
 def worker_serving(server: Server, response: httpx.Response) -> int | None:

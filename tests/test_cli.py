@@ -135,7 +135,7 @@ def test_bad_input_gets_one_line_and_a_nonzero_exit(db_url: str, tmp_path: Path)
     assert bad_json.returncode == 1 and "not valid JSON" in bad_json.stderr
 
 
-def test_serve_answers_health_checks_through_gunicorn(db_url: str) -> None:
+def test_serve_answers_health_checks_through_gunicorn_and_says_where_in_json(db_url: str) -> None:
     import socket
     import time
     import urllib.request
@@ -144,11 +144,11 @@ def test_serve_answers_health_checks_through_gunicorn(db_url: str) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "1"],
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", "1", "--json"],
         cwd=ROOT,
         env=os.environ | {"GOVFLOW_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30
@@ -158,11 +158,14 @@ def test_serve_answers_health_checks_through_gunicorn(db_url: str) -> None:
                     body = json.loads(response.read())
                     break
             except OSError:
-                assert server.poll() is None, server.stdout.read().decode()
+                assert server.poll() is None, server.stderr.read().decode()
                 assert time.monotonic() < deadline, "gunicorn did not come up"
                 time.sleep(0.2)
         assert body == {"status": "ok", "database": make_sql_engine(db_url).dialect.name}
     finally:
         server.terminate()
         server.wait(20)
-    assert b"gunicorn" in server.stdout.read().lower()
+    # --json, like every other command: stdout starts with where it serves; gunicorn logs on stderr
+    said, _end = json.JSONDecoder().raw_decode(server.stdout.read().decode())
+    assert said == {"url": f"http://127.0.0.1:{port}", "workers": 1}
+    assert b"gunicorn" in server.stderr.read().lower()

@@ -44,6 +44,7 @@ FIXED_ENDPOINTS = [
     ("GET", "/audit/events"),
     ("GET", "/audit/verify"),
     ("GET", "/healthz"),
+    ("GET", "/metrics"),
 ]
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -94,10 +95,14 @@ def test_path_parameters_are_declared_for_every_templated_path(document: dict) -
                 assert templated == names_here, (method, path)
 
 
-def test_metrics_are_plain_text_and_not_part_of_the_document(api: ApiClient, document: dict) -> None:
-    assert not [path for path in document["paths"] if path.endswith("/metrics")]
+def test_metrics_are_documented_as_plain_text_that_needs_no_sign_in(api: ApiClient, document: dict) -> None:
+    operation = document["paths"][f"{PREFIX}/metrics"]["get"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/plain"]
+    assert operation["responses"]["200"]["content"]["text/plain"]["schema"] == {"type": "string"}
+    assert operation["security"] == [] and document["paths"][f"{PREFIX}/healthz"]["get"]["security"] == []
     metrics = api.http.get(f"{PREFIX}/metrics")
     assert metrics.status_code == 200 and metrics.mimetype == "text/plain"
+    assert "# TYPE govflow_http_requests_total counter" in metrics.get_data(as_text=True)
 
 
 def test_bearer_tokens_and_session_cookies_are_the_documented_ways_in(document: dict) -> None:

@@ -300,6 +300,29 @@ def test_identical_confirmations_are_completed_together_each_reported(app, delib
     assert mixed.status_code == 422 and "不是同一个步骤" in text_of(mixed)
 
 
+def tasks_completed_so_far(app) -> float:  # noqa: ANN001
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    [value] = re.findall(r"^govflow_tasks_completed_total (\S+)$", text, re.M)
+    return float(value)
+
+
+def test_steps_completed_in_the_workspace_one_by_one_and_in_bulk_count_in_the_metrics(
+    app, deliberation: Engine
+) -> None:  # noqa: ANN001
+    before = tasks_completed_so_far(app)
+    wang = Browser(app, "wang")
+    [register] = started(deliberation, "MT-1")["tasks"]
+    assert wang.post_json(f"/tasks/{register['id']}/complete", {"data": ISSUE}).json["ok"] is True
+    assert tasks_completed_so_far(app) == before + 1
+    reviews = [to_review(deliberation, key) for key in ("MT-2", "MT-3")]  # in-process engine calls count too
+    assert tasks_completed_so_far(app) == before + 3
+    answer = Browser(app, "zhang").post_json(
+        "/inbox/complete", {"ids": reviews, "data": {"decision": "approve", "opinion": "同意"}}
+    )
+    assert answer.json["message"] == "已办结 2 个，共 2 个。"
+    assert tasks_completed_so_far(app) == before + 5
+
+
 def text_of_html(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
 

@@ -63,9 +63,9 @@ class Definitions(MethodView):
     @blp.arguments(DefinitionArgsSchema, location="query")
     @blp.response(200, DefinitionListSchema)
     def get(self, args: dict) -> dict:
-        """Deployed process definitions, every version or only the latest of each key."""
+        """Deployed process definitions, every version or only the latest of each key, paged."""
         auth.current()
-        return {"items": auth.engine().list_definitions(args["key"], args["latest"])}
+        return auth.engine().definitions_page(args["key"], args["latest"], args["cursor"], args["limit"])
 
 
 @blp.route("/process-definitions/<string:key>/xml")

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from api import auth
 from api.parsing import Blueprint
 from api.schemas import (
-    AuditEventListSchema,
+    AuditEventPageSchema,
     CancelSchema,
     ExportArgsSchema,
     InstancePageSchema,
@@ -17,6 +17,7 @@ from api.schemas import (
     JobListSchema,
     JobSchema,
     MessageSchema,
+    PageArgsSchema,
     PathSchema,
     RetrySchema,
     StartSchema,
@@ -100,10 +101,11 @@ class Message(MethodView):
 
 @blp.route("/process-instances/<string:instance_id>/history")
 class History(MethodView):
-    @blp.response(200, AuditEventListSchema)
-    def get(self, instance_id: str) -> dict:
-        """Every audit event of the instance, in order."""
-        return {"items": auth.engine().history(instance_id, by=auth.current())}
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, AuditEventPageSchema)
+    def get(self, args: dict, instance_id: str) -> dict:
+        """Every audit event of the instance, in order, paged."""
+        return auth.engine().history_page(instance_id, auth.current(), args["cursor"], args["limit"])
 
 
 @blp.route("/process-instances/<string:instance_id>/jobs")

@@ -66,11 +66,15 @@ def _human_init(result: dict) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@json_option
+@click.pass_context
 @command_errors
-def serve(host: str, port: int, workers: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the REST API and the workspace with gunicorn (a production WSGI server)."""
     from engine.serve import run_gunicorn
 
+    serving = {"url": f"http://{host}:{port}", "workers": max(1, workers)}
+    emit(ctx, serving, lambda s: f"Serving {s['url']} with {s['workers']} gunicorn worker(s); Ctrl-C stops.")
     run_gunicorn(host, port, workers)
 
 
@@ -361,6 +365,12 @@ main.add_command(jobs)
 from engine.cli.studio import migrate as _migrate_instances  # noqa: E402
 
 main.add_command(_migrate_instances, name="migrate")
+
+
+# --- admins' operations on people and units: user list|show|rename|disable|enable|password|roles, org rename -----
+from engine.cli.people import register as _register_people_commands  # noqa: E402
+
+_register_people_commands(user, org)
 
 
 # --- the auditor workspace: verify-export, public-key, retention, purge ------------------------------

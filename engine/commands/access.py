@@ -8,9 +8,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from engine import people
+from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.base import EngineBase
 from engine.errors import GovflowError, NotAllowed
 from engine.models import ApiToken, LoginAttempt, UserAccount, utcnow
@@ -49,42 +50,103 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _lock_key(kind: str, value: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64-bit) for the failures of one user or one address."""
+    return int.from_bytes(hashlib.sha256(f"govflow-sign-in/{kind}/{value}".encode()).digest()[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A sign-in attempt counted as a failure until its password proves right; its place in each count."""
+
+    id: int
+    username: str
+    address: str
+    at: datetime
+    user_place: int
+    address_place: int
+
+
 class AccessCommands(EngineBase):
     def sign_in(self, username: str, password: str, address: str, kind: str = BEARER) -> Grant:
-        """Check the password (rate-limited per user and address) and issue a token or a session."""
+        """Check the password (rate-limited per user and address) and issue a token or a session.
+
+        Every guess first takes a place among the failures of its user and its address, in a transaction
+        that counts them under a lock; only then is the password checked, and a right one gives its place
+        back. So concurrent guesses cannot get past the limits: the 21st of 21 simultaneous guesses from
+        one address is refused before its password is looked at.
+        """
         username = (username or "")[:64]
         address = (address or "unknown")[:64]
-        since = utcnow() - FAILURE_WINDOW
-        with self.reading() as session:
-            by_user = session.execute(
-                select(func.count(), func.min(LoginAttempt.at)).where(
-                    LoginAttempt.username == username, LoginAttempt.at >= since
-                )
-            ).one()
-            by_address = session.execute(
-                select(func.count(), func.min(LoginAttempt.at)).where(
-                    LoginAttempt.address == address, LoginAttempt.at >= since
-                )
-            ).one()
-        for (count, oldest), limit in ((by_user, USER_FAILURES), (by_address, ADDRESS_FAILURES)):
-            if count >= limit:
-                retry = int((oldest + FAILURE_WINDOW - utcnow()).total_seconds()) + 1
-                raise TooManyAttempts(
-                    f"Too many failed sign-ins; try again in {max(retry, 1) // 60 + 1} minutes.", max(retry, 1)
-                )
+        attempt = self._take_attempt(username, address)
         person = self.authenticate(username, password)
         if person is None:
-            with self.transaction() as session:
-                session.add(LoginAttempt(username=username, address=address, at=utcnow()))
+            self._lock_out_if_full(attempt)
             raise BadCredentials("The username or password is wrong.", code="bad_credentials")
-        return self._issue(person, address, kind)
+        return self._issue(person, address, kind, attempt.id)
 
-    def _issue(self, person: Person, address: str, kind: str) -> Grant:
+    def _take_attempt(self, username: str, address: str) -> _Attempt:
+        """Count the failures in the window under the user's and the address's lock, then record this
+        attempt as one; TooManyAttempts when either is already at its limit."""
+        now = utcnow()
+        since = now - FAILURE_WINDOW
+        with self.transaction() as session:
+            if self.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
+                for key in sorted({_lock_key("user", username), _lock_key("address", address)}):
+                    session.execute(select(func.pg_advisory_xact_lock(key)))
+            counted = []
+            for column, value, limit in (
+                (LoginAttempt.username, username, USER_FAILURES),
+                (LoginAttempt.address, address, ADDRESS_FAILURES),
+            ):
+                count, oldest = session.execute(
+                    select(func.count(), func.min(LoginAttempt.at)).where(column == value, LoginAttempt.at >= since)
+                ).one()
+                if count >= limit:
+                    retry = max(int((oldest + FAILURE_WINDOW - now).total_seconds()) + 1, 1)
+                    raise TooManyAttempts(f"Too many failed sign-ins; try again in {retry // 60 + 1} minutes.", retry)
+                counted.append(count + 1)
+            row = LoginAttempt(username=username, address=address, at=now)
+            session.add(row)
+            session.flush()
+            return _Attempt(row.id, username, address, now, counted[0], counted[1])
+
+    def _lock_out_if_full(self, attempt: _Attempt) -> None:
+        """The failure that fills a limit starts a lockout: one audit event on the system chain says so."""
+        reached = [
+            (what, limit)
+            for what, place, limit in (
+                ("user", attempt.user_place, USER_FAILURES),
+                ("address", attempt.address_place, ADDRESS_FAILURES),
+            )
+            if place == limit
+        ]
+        if not reached:
+            return
+        with self.transaction() as session:
+            audit = AuditLog(session)
+            for what, limit in reached:
+                audit.append_system(
+                    ENGINE_ACTOR,
+                    "sign_in_locked",
+                    attempt.username if what == "user" else attempt.address,
+                    {
+                        "locked": what,
+                        "username": attempt.username,
+                        "address": attempt.address,
+                        "failures": limit,
+                        "until": (attempt.at + FAILURE_WINDOW).isoformat(),
+                    },
+                )
+
+    def _issue(self, person: Person, address: str, kind: str, attempt_id: int) -> Grant:
+        """The token or session, and the attempt that earned it no longer counted as a failure."""
         raw = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24) if kind == SESSION else None
         ttl = self.settings.session_ttl if kind == SESSION else self.settings.token_ttl
         expires_at = utcnow() + timedelta(seconds=ttl)
         with self.transaction() as session:
+            session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
             session.add(
                 ApiToken(
                     id=str(uuid.uuid4()),

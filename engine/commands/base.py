@@ -56,6 +56,9 @@ class EngineBase:
         )
         self.store = InstanceStore(self.specs, self.live, self.script_engine)
         self.forms = FormRegistry()
+        # Called once for every human task this engine completes, after its commit, whoever called:
+        # the REST API, the workspace's pages (one by one or in bulk), the CLI. The API counts them here.
+        self.task_completed_listeners: set[Callable[[], object]] = set()
 
     def expression_helpers(self) -> dict[str, Callable[..., Any]]:
         """Functions BPMN scripts, conditions and timer expressions may call by name (trusted code).

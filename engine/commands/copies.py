@@ -133,6 +133,12 @@ class CopyCommands(RemarkCommands):
     def history(self, instance_id: str, by: Principal | None = None) -> list[dict]:
         return self._read_copied(partial(super().history, instance_id), by, instance_id=instance_id)
 
+    def history_page(
+        self, instance_id: str, by: Principal | None = None, cursor: str | None = None, limit: int = 50
+    ) -> dict:
+        read = partial(super().history_page, instance_id, cursor=cursor, limit=limit)
+        return self._read_copied(read, by, instance_id=instance_id)
+
     def path(self, instance_id: str, by: Principal) -> dict:
         return self._read_copied(partial(super().path, instance_id), by, instance_id=instance_id)
 

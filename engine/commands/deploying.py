@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from engine import deployments, lint, views
+from engine import deployments, lint, paging, views
 from engine.commands.base import EngineBase
 from engine.errors import (
     BundleInvalid,
@@ -13,6 +13,7 @@ from engine.errors import (
 from engine.models import (
     ProcessDefinition,
 )
+from engine.paging import SortKey, check_limit
 from engine.principal import Principal
 from engine.roles import ADMIN, DESIGNER
 
@@ -49,14 +50,28 @@ class DeploymentCommands(EngineBase):
             return result.as_dict()
 
     def list_definitions(self, key: str | None = None, latest: bool = False) -> list[dict]:
+        """Every deployed version (or only the latest of each key), by key and version."""
         with self.reading() as session:
-            query = select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)
-            if key:
-                query = query.where(ProcessDefinition.key == key)
-            rows = list(session.execute(query).scalars())
-            if latest:
-                newest: dict[str, ProcessDefinition] = {}
-                for row in rows:
-                    newest[row.key] = row
-                rows = list(newest.values())
-            return [views.definition_summary(r) for r in rows]
+            rows = session.execute(_definitions(key, latest).order_by(*(k.order() for k in DEFINITION_ORDER)))
+            return [views.definition_summary(r) for r in rows.scalars()]
+
+    def definitions_page(
+        self, key: str | None = None, latest: bool = False, cursor: str | None = None, limit: int = 50
+    ) -> dict:
+        """The same list, one page: {items, next_cursor}."""
+        check_limit(limit)
+        with self.reading() as session:
+            query = _definitions(key, latest)
+            return paging.page(session, query, DEFINITION_ORDER, "definitions", cursor, limit, views.definition_summary)
+
+
+DEFINITION_ORDER = (SortKey(ProcessDefinition.key), SortKey(ProcessDefinition.version))
+
+
+def _definitions(key: str | None, latest: bool) -> Select:
+    query = select(ProcessDefinition)
+    if key:
+        query = query.where(ProcessDefinition.key == key)
+    if latest:
+        query = query.where(deployments.is_latest(ProcessDefinition.key, ProcessDefinition.version))
+    return query

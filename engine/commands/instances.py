@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
-from engine import deployments, org, reach, views, waits
+from engine import deployments, org, paging, reach, views, waits
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
 from engine.errors import (
@@ -29,6 +29,7 @@ from engine.models import (
     UserAccount,
     utcnow,
 )
+from engine.paging import SortKey, check_limit
 from engine.principal import Principal
 from engine.roles import ADMIN, LANE_ROLES, role_of_lane
 from engine.spiff import runtime, starts
@@ -391,14 +392,33 @@ class InstanceCommands(EngineBase):
     # --- history ---------------------------------------------------------------------------------
 
     def history(self, instance_id: str, by: Principal | None = None) -> list[dict]:
+        """Every audit event of an instance, in order."""
         by = by or Principal.system()
         with self.reading() as session:
             self._instance_in_reach(session, by, instance_id)
-            rows = session.execute(
-                select(AuditEvent).where(AuditEvent.stream == instance_id).order_by(AuditEvent.seq)
-            ).scalars()
+            rows = session.execute(_history_of(instance_id).order_by(AuditEvent.seq)).scalars()
             return [views.audit_event(e) for e in rows]
+
+    def history_page(
+        self, instance_id: str, by: Principal | None = None, cursor: str | None = None, limit: int = 50
+    ) -> dict:
+        """The same, one page: {items, next_cursor}."""
+        by = by or Principal.system()
+        check_limit(limit)
+        with self.reading() as session:
+            self._instance_in_reach(session, by, instance_id)
+            query = _history_of(instance_id)
+            return paging.page(
+                session, query, HISTORY_ORDER, f"history:{instance_id}", cursor, limit, views.audit_event
+            )
 
     def verify_audit(self, instance_id: str | None = None) -> Verification:
         with self.reading() as session:
             return verify(session, instance_id)
+
+
+HISTORY_ORDER = (SortKey(AuditEvent.seq),)
+
+
+def _history_of(instance_id: str) -> Select:
+    return select(AuditEvent).where(AuditEvent.stream == instance_id)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import org, people, reach, views
-from engine.audit import AuditLog
+from engine import org, paging, people, reach, views
+from engine.audit import Actor, AuditLog
 from engine.commands.base import EngineBase
 from engine.errors import (
     NotAllowed,
@@ -17,9 +19,12 @@ from engine.models import (
     RoleAssignment,
     UserAccount,
 )
+from engine.paging import SortKey, check_limit
 from engine.people import Person
 from engine.principal import Principal
 from engine.roles import ADMIN
+
+ORG_UNIT_ORDER = (SortKey(OrgUnit.code),)
 
 
 class PeopleCommands(EngineBase):
@@ -34,7 +39,7 @@ class PeopleCommands(EngineBase):
     ) -> dict:
         by = by or Principal.system()
         with self.transaction() as session:
-            self._require_admin(session, by, parent)
+            self._admin_actor(session, by, [] if parent is None else [org.get_unit(session, parent).path])
             org.validate_new_unit(session, code, level, parent)
             if kind not in (None, "residents", "villagers"):
                 raise RuleBroken("kind must be residents or villagers.")
@@ -55,6 +60,12 @@ class PeopleCommands(EngineBase):
             units = session.execute(select(OrgUnit).order_by(OrgUnit.code)).scalars()
             return [views.org_unit(u) for u in units]
 
+    def org_units_page(self, cursor: str | None = None, limit: int = 50) -> dict:
+        """The org tree by code, one page: {items, next_cursor}."""
+        check_limit(limit)
+        with self.reading() as session:
+            return paging.page(session, select(OrgUnit), ORG_UNIT_ORDER, "org-units", cursor, limit, views.org_unit)
+
     def add_user(
         self,
         username: str,
@@ -70,7 +81,7 @@ class PeopleCommands(EngineBase):
             people.validate_roles([role for role, _ in holdings])
             for _role, code in holdings:
                 org.get_unit(session, code)
-                self._require_admin(session, by, code)
+                self._admin_actor(session, by, [org.get_unit(session, code).path])
             session.add(
                 UserAccount(
                     username=username,
@@ -92,11 +103,16 @@ class PeopleCommands(EngineBase):
                 return None
             return people.load_person(session, username)
 
-    def _require_admin(self, session: Session, by: Principal, org_code: str | None) -> None:
+    def _admin_actor(self, session: Session, by: Principal, paths: Iterable[str]) -> Actor:
+        """The caller as the admin they act as: of a unit at or above every one of `paths` (any unit when
+        there are none); NotAllowed otherwise."""
         if by.is_system:
-            return
-        if org_code is None and by.person.has_role(ADMIN):
-            return
-        if org_code is not None and reach.reaches(session, by, org.get_unit(session, org_code).path, {ADMIN}):
-            return
+            return by.actor()
+        paths = list(paths)
+        holdings = [h for h in by.person.holdings if h.role == ADMIN]
+        if not paths and holdings:
+            return by.actor(ADMIN, holdings[0].org_code)
+        holding = reach.reaching(session, by, paths[0], {ADMIN}) if paths else None
+        if holding is not None and all(reach.reaches(session, by, p, {ADMIN}) for p in paths[1:]):
+            return by.actor(ADMIN, holding.org_code)
         raise NotAllowed("Only an admin of this org unit may manage org units and users.")

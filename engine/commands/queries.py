@@ -155,10 +155,7 @@ class Queries(EngineBase):
             paths = [] if by.is_system else reach.reach_paths(session, by)
             query = select(HumanTask).where(HumanTask.status == status, self._task_scope(by, scope, status, paths))
             if process_key:
-                of_process = select(ProcessInstance.id).where(
-                    ProcessInstance.id == HumanTask.instance_id, ProcessInstance.process_key == process_key
-                )
-                query = query.where(of_process.exists())
+                query = query.where(HumanTask.process_key == process_key)
             if org_unit:
                 query = query.where(reach.within(HumanTask.org_path, [org.get_unit(session, org_unit).path]))
             if due_before is not None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from engine import reach, views
+from engine import paging, reach, views
 from engine.audit import Actor
 from engine.commands.operations import TaskOperations, clean_text, is_candidate, role_at, task_path
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.models import HumanTask, OrgUnit, ProcessInstance, TaskComment, utcnow
+from engine.paging import SortKey, check_limit
 from engine.principal import Principal
 from engine.roles import ADMIN, AUDITOR, LANE_ROLES
 
@@ -20,6 +21,7 @@ URGE_INTERVAL = timedelta(minutes=10)
 # The same comment by the same official on the same task this soon again is a double click.
 REPEAT_WINDOW = timedelta(seconds=30)
 BEIJING = timezone(timedelta(hours=8), "Beijing")
+COMMENT_ORDER = (SortKey(TaskComment.at), SortKey(TaskComment.id))
 
 
 class RemarkCommands(TaskOperations):
@@ -51,14 +53,22 @@ class RemarkCommands(TaskOperations):
     def comments(self, task_id: str, by: Principal) -> list[dict]:
         """The comments and reasons kept with one task, in order."""
         with self.reading() as session:
-            task = self._task(session, task_id)
-            instance = session.get(ProcessInstance, task.instance_id)
-            if not (by.is_system or self._may_comment(session, by, task)):
-                self._require_case_reader(session, by, instance, [task_path(session, task)])
-            rows = session.execute(
-                select(TaskComment).where(TaskComment.task_id == task.id).order_by(TaskComment.at, TaskComment.id)
-            ).scalars()
-            return [views.case_comment(c) for c in rows]
+            query = self._comments_of(session, task_id, by).order_by(*(k.order() for k in COMMENT_ORDER))
+            return [views.case_comment(c) for c in session.execute(query).scalars()]
+
+    def comments_page(self, task_id: str, by: Principal, cursor: str | None = None, limit: int = 50) -> dict:
+        """The same, one page: {items, next_cursor}."""
+        check_limit(limit)
+        with self.reading() as session:
+            query = self._comments_of(session, task_id, by)
+            return paging.page(session, query, COMMENT_ORDER, f"comments:{task_id}", cursor, limit, views.case_comment)
+
+    def _comments_of(self, session: Session, task_id: str, by: Principal) -> Select:
+        task = self._task(session, task_id)
+        instance = session.get(ProcessInstance, task.instance_id)
+        if not (by.is_system or self._may_comment(session, by, task)):
+            self._require_case_reader(session, by, instance, [task_path(session, task)])
+        return select(TaskComment).where(TaskComment.task_id == task.id)
 
     def instance_comments(self, instance_id: str, by: Principal) -> list[dict]:
         """Every comment and reason of a case, in order."""

@@ -153,6 +153,14 @@ class TaskCommands(InstanceCommands):
             return views.task_summary(task)
 
     def complete(self, task_id: str, by: Principal, data: dict | None = None) -> dict:
+        """Complete a task with its form data (a delegate's submission is a draft for the owner to confirm)."""
+        result = self._complete(task_id, by, data)
+        if all(t["id"] != task_id for t in result["next_tasks"]):  # completed, not handed back still open
+            for listener in list(self.task_completed_listeners):
+                listener()
+        return result
+
+    def _complete(self, task_id: str, by: Principal, data: dict | None) -> dict:
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise RuleBroken("The task data must be a JSON object.", code="data_not_object")

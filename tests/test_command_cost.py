@@ -1,0 +1,114 @@
+"""What one command costs does not grow with the instance's history, and specs are parsed once per hash."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from engine import Engine
+from engine.config import Settings
+from engine.spiff import bpmn_parser
+from tests.conftest import PETITION_BUNDLE, read_bundle, who
+
+_TASK_ROW_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+workflow_task\b", re.IGNORECASE)
+
+
+@contextmanager
+def task_row_writes(engine: Engine) -> Iterator[Counter]:
+    """Counts the statements that write workflow_task rows, and the rows they carry, while inside."""
+    counts: Counter = Counter()
+
+    def seen(_conn, _cursor, statement, parameters, _context, executemany) -> None:  # noqa: ANN001
+        match = _TASK_ROW_WRITE.match(statement)
+        if match:
+            verb = match.group(1).split()[0].lower()
+            counts[f"{verb} statements"] += 1
+            counts[f"{verb} rows"] += len(parameters) if executemany else 1
+
+    event.listen(engine.sql, "before_cursor_execute", seen)
+    try:
+        yield counts
+    finally:
+        event.remove(engine.sql, "before_cursor_execute", seen)
+
+
+def revise(engine: Engine, task_id: str, done: bool = False) -> str:
+    result = engine.complete(task_id, who(engine, "wang"), {"done": done})
+    return result["next_tasks"][0]["id"] if result["next_tasks"] else ""
+
+
+def test_a_commands_writes_do_not_grow_with_the_instances_history(petition: Engine) -> None:
+    engine = petition
+    engine.deploy(read_bundle("queries_loop.bpmn"), by=who(engine, "designer"))
+    instance = engine.start("revise_until_done", "qiaoyi", by=who(engine, "wang"))
+    task_id = instance["tasks"][0]["id"]
+    measured: dict[tuple[int, str], Counter] = {}
+    for round_no in range(1, 201):
+        if round_no in (10, 200):
+            with task_row_writes(engine) as hot:
+                task_id = revise(engine, task_id)
+            measured[round_no, "cached"] = hot
+            engine.live.forget(instance["id"])  # the next command restores the workflow from its rows
+            with task_row_writes(engine) as cold:
+                task_id = revise(engine, task_id)
+            measured[round_no, "restored"] = cold
+        else:
+            task_id = revise(engine, task_id)
+    assert measured[10, "cached"]["update rows"] > 0 and measured[10, "cached"]["insert rows"] > 0
+    assert measured[10, "cached"] == measured[200, "cached"]
+    assert measured[10, "restored"] == measured[200, "restored"]
+    revise(engine, task_id, done=True)
+    assert engine.get_instance(instance["id"])["status"] == "completed"
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """How often a spec is restored from its stored JSON and how often BPMN XML is parsed, calls passed on."""
+    calls: Counter = Counter()
+    import engine.store
+
+    restore = engine.store.spec_from_json
+
+    def counting_restore(blob: bytes):  # noqa: ANN202
+        calls["spec restored"] += 1
+        return restore(blob)
+
+    add_xml = bpmn_parser.GovflowBpmnParser.add_bpmn_xml
+
+    def counting_parse(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        calls["bpmn parsed"] += 1
+        return add_xml(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.store, "spec_from_json", counting_restore)
+    monkeypatch.setattr(bpmn_parser.GovflowBpmnParser, "add_bpmn_xml", counting_parse)
+    return calls
+
+
+def test_parsed_specs_are_cached_by_hash_so_later_commands_neither_parse_nor_restore_them(
+    org: Engine, db_url: str, counted: Counter
+) -> None:
+    org.deploy(read_bundle(*PETITION_BUNDLE), by=who(org, "designer"))
+    assert counted["bpmn parsed"] >= 1
+    counted.clear()
+    # The process that deployed keeps the parsed spec: no parse, no restore.
+    first = org.start("petition_review", "qiaoyi", by=who(org, "wang"))
+    assert counted == Counter()
+
+    # Another process (empty caches) restores the spec once, by its hash, and never parses XML.
+    other = Engine(Settings(database_url=db_url, password_profile="fast"))
+    try:
+        second = other.start("petition_review", "qiaoyi", by=who(other, "wang"))
+        assert counted == Counter({"spec restored": 1})
+        data = {"title": "t", "proposer_count": 30, "eligible_count": 100}
+        other.complete(second["tasks"][0]["id"], who(other, "wang"), data)
+        other.live.forget(first["id"])  # even an instance it never held: its workflow restores, its spec does not
+        other.complete(first["tasks"][0]["id"], who(other, "wang"), data)
+        other.start("petition_review", "qiaoyi", by=who(other, "wang"))
+        assert counted == Counter({"spec restored": 1})
+    finally:
+        other.close()
