@@ -8,6 +8,8 @@ Predicting a branch (`TaskSpec._predict`, run when a workflow is created and aft
 once per element along the branch, so a case whose process is a chain of ~1,000 elements failed to start
 with a RecursionError. The same walk is done here with a stack of its own.
 
+Multi-instance elements with nothing sound to loop over are checked in engine/spiff/multi_instance.py.
+
 The walks themselves are avoided where they can be: engine/spiff/task_index.py answers the queries for
 unfinished tasks from an index, so a step's cost does not grow with the instance's history.
 
@@ -32,7 +34,7 @@ from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine import clock
-from engine.spiff import task_index
+from engine.spiff import multi_instance, task_index
 
 LIBRARY_MAX_DEPTH = 1000
 
@@ -126,6 +128,7 @@ def apply() -> None:
     _lift_depth_limit(TaskIterator)
     _lift_depth_limit(BpmnTaskIterator)
     _predict_without_recursion()
+    multi_instance.apply()
     task_index.apply()
     _clock_the_timers()
     _count_cycles_in_calendar_periods()
