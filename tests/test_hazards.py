@@ -221,3 +221,20 @@ def test_a_bare_type_error_deep_in_the_library_still_names_the_element(monkeypat
     assert failure is not None
     assert (failure.element_id, failure.element_name) == ("visit_households", "逐户走访")
     assert failure.message == "The engine could not run “逐户走访”: TypeError: 'NoneType' object is not iterable"
+
+
+def test_a_script_that_piles_up_memory_fails_its_step_within_the_budget_and_the_next_case_runs(org: Engine) -> None:
+    hoard = (
+        '<bpmn:scriptTask id="collect_records" name="汇总台账">'
+        "<bpmn:script>records = []\nwhile True:\n    records.append('记' * 3000000)</bpmn:script></bpmn:scriptTask>"
+    )
+    org.deploy({"hoard.bpmn": process("hoard", "汇总台账", [hoard])})
+    org.deploy({"visits.bpmn": process("visits", "入户走访", [REGISTER])})
+
+    case = org.start("hoard", "qiaoyi", by=who(org, "wang"))
+
+    assert case["status"] == "failed"
+    assert case["error"]["element_id"] == "collect_records"
+    limit = org.settings.script_memory_limit
+    assert f"Script used more than {limit} MB of memory and was stopped" in case["error"]["message"]
+    assert org.start("visits", "qiaoyi", by=who(org, "wang"))["status"] == "running"

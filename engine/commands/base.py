@@ -53,6 +53,7 @@ class EngineBase:
             helpers=self.expression_helpers(),
             time_limit=self.settings.script_time_limit,
             around_script=script_writes,
+            memory_limit_mb=self.settings.script_memory_limit,
         )
         self.store = InstanceStore(self.specs, self.live, self.script_engine)
         self.forms = FormRegistry()
