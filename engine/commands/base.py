@@ -13,9 +13,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import people
 from engine.config import Settings
-from engine.db import dialect_name, make_session_factory, make_sql_engine
+from engine.db import dialect_name, make_session_factory, make_sql_engine, unavailable
 from engine.errors import (
-    DatabaseUnavailable,
     NotFound,
     StaleInstance,
 )
@@ -113,12 +112,7 @@ def _session_scope(factory: Any) -> Iterator[Session]:
         raise StaleInstance("The instance was changed by someone else meanwhile; reload and retry.") from exc
     except DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, OperationalError):
-            raise DatabaseUnavailable(f"The database is not available: {_first_line(exc)}") from exc
+            raise unavailable(exc) from exc
         raise
     finally:
         session.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
-    return text.strip().splitlines()[0][:200]
