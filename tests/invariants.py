@@ -28,8 +28,15 @@ OPENS = {"task_created", "task_reopened"}
 CLOSES = {"task_completed": "completed", "task_cancelled": "cancelled"}
 
 
-def problems(db_url: str) -> list[str]:
-    engine = Engine(Settings(database_url=db_url, password_profile="fast", live_cache_size=0))
+def checker(db_url: str) -> Engine:
+    """An engine that keeps no live workflow in memory: every look restores from the database's rows."""
+    return Engine(Settings(database_url=db_url, password_profile="fast", live_cache_size=0))
+
+
+def problems(db_url: str, engine: Engine | None = None) -> list[str]:
+    """The broken invariants, read through `engine` (a `checker`; by default one made for this look)."""
+    own = engine is None
+    engine = engine or checker(db_url)
     try:
         found: list[str] = []
         with engine.reading() as session:
@@ -56,7 +63,8 @@ def problems(db_url: str) -> list[str]:
             found.append(f"the audit chains do not verify: {verification.broken}")
         return found
     finally:
-        engine.close()
+        if own:
+            engine.close()
 
 
 def _case_problems(engine: Engine, session, instance: ProcessInstance, tasks: list[HumanTask]) -> list[str]:  # noqa: ANN001
