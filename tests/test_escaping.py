@@ -22,6 +22,7 @@ from api import create_app
 from engine import Engine
 from tests.browser import STEP_TIMEOUT_MS
 from tests.conftest import DATA, read_bundle, who
+from tests.reliability_report import record
 from tests.serving import Server
 from tests.test_web import Browser
 
@@ -115,6 +116,8 @@ def test_every_page_shows_html_and_script_typed_anywhere_as_text(org: Engine, wo
                 if str(escape(payload)) in html or payload.replace("<", "\\u003c") in html:
                     shown.add(payload)
     assert shown == set(PAYLOADS), set(PAYLOADS) - shown  # each is on some page, as text
+    read = sum(len(paths) for paths in pages(world).values())
+    record("hostile", f"escaping[{org.dialect}]", {"pages": read, "payloads": len(PAYLOADS)})
 
 
 DATA_BLOCK = re.compile(r'(<script type="application/json"[^>]*>)(.*?)(</script>)', re.DOTALL)
