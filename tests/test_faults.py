@@ -44,7 +44,7 @@ from engine.config import Settings
 from engine.db import normalize_url
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from tests import invariants
-from tests.conftest import DATA, PETITION_BUNDLE, PG_URL, ApiClient, problem_of, read_bundle, who
+from tests.conftest import DATA, PETITION_BUNDLE, PG_URL, ApiClient, populate, problem_of, read_bundle, who
 from tests.reliability_report import record
 from tests.serving import Server, serving
 from tests.test_cli import govflow
@@ -481,16 +481,7 @@ def nullfolder(folder: Path) -> Iterator[Path]:
 
 
 def seed_petition(engine: Engine) -> None:
-    engine.add_org_unit("sh", "上海市", "city", None, None)
-    engine.add_org_unit("hp", "黄浦区", "district", "sh", None)
-    engine.add_org_unit("wlq", "五里桥街道", "subdistrict", "hp", None)
-    engine.add_org_unit("qiaoyi", "桥一居委会", "committee", "wlq", "residents")
-    for username, role, unit in [
-        ("wang", "residents_committee", "qiaoyi"),
-        ("zhang", "subdistrict_office", "wlq"),
-        ("designer", "designer", "sh"),
-    ]:
-        engine.add_user(username, "secret-pass-1", [(role, unit)])
+    populate(engine)
     engine.deploy(read_bundle(*PETITION_BUNDLE), by=engine.principal("designer"))
 
 

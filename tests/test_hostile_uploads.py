@@ -65,28 +65,24 @@ class Listener:
         self.sock.close()
 
 
+def with_doctype(doctype: str, name: str, encoding: str = "UTF-8") -> bytes:
+    """A minimal process whose file declares `<!DOCTYPE {doctype}>` and whose name is `name`."""
+    text = f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE {doctype}>' + MINIMAL.replace("{name}", name)
+    return text.encode(encoding.lower())
+
+
 def hostile_documents(listener: Listener, secret: Path) -> dict[str, bytes]:
     laughs = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10))
     return {
         "billion_laughs.bpmn": (
             f"<?xml version='1.0'?><!DOCTYPE d [{laughs}]>" + MINIMAL.replace("{name}", "&lol9;")
         ).encode(),
-        "file_entity.bpmn": (
-            f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file://{secret}">]>'
-            + MINIMAL.replace("{name}", "&e;")
-        ).encode(),
-        "url_entity.bpmn": (
-            f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "http://127.0.0.1:{listener.port}/x">]>'
-            + MINIMAL.replace("{name}", "&e;")
-        ).encode(),
-        "parameter_entity.bpmn": (
-            f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY % p SYSTEM "http://127.0.0.1:{listener.port}/p.dtd"> %p;]>'
-            + MINIMAL.replace("{name}", "x")
-        ).encode(),
-        "external_dtd.bpmn": (
-            f'<?xml version="1.0"?><!DOCTYPE d SYSTEM "http://127.0.0.1:{listener.port}/d.dtd">'
-            + MINIMAL.replace("{name}", "x")
-        ).encode(),
+        "file_entity.bpmn": with_doctype(f'd [<!ENTITY e SYSTEM "file://{secret}">]', "&e;"),
+        "url_entity.bpmn": with_doctype(f'd [<!ENTITY e SYSTEM "http://127.0.0.1:{listener.port}/x">]', "&e;"),
+        "parameter_entity.bpmn": with_doctype(
+            f'd [<!ENTITY % p SYSTEM "http://127.0.0.1:{listener.port}/p.dtd"> %p;]', "x"
+        ),
+        "external_dtd.bpmn": with_doctype(f'd SYSTEM "http://127.0.0.1:{listener.port}/d.dtd"', "x"),
         "xinclude.bpmn": MINIMAL.replace(
             '<bpmn:startEvent id="s"/>',
             f'<bpmn:startEvent id="s"/><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file://{secret}" '
@@ -94,10 +90,7 @@ def hostile_documents(listener: Listener, secret: Path) -> dict[str, bytes]:
         )
         .replace("{name}", "x")
         .encode(),
-        "utf16_entity.bpmn": (
-            f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY e SYSTEM "file://{secret}">]>'
-            + MINIMAL.replace("{name}", "&e;")
-        ).encode("utf-16"),
+        "utf16_entity.bpmn": with_doctype(f'd [<!ENTITY e SYSTEM "file://{secret}">]', "&e;", "UTF-16"),
         "deep_nesting.bpmn": MINIMAL.replace(
             '<bpmn:startEvent id="s"/>',
             '<bpmn:startEvent id="s"/>' + "<bpmn:documentation>" * 10_000 + "</bpmn:documentation>" * 10_000,

@@ -37,7 +37,7 @@ from engine.config import Settings
 from engine.errors import GovflowError
 from engine.worker import run_due
 from tests import invariants
-from tests.conftest import DATA, PASSWORD, _truncate
+from tests.conftest import DATA, _truncate, populate
 from tests.reliability_report import record
 
 EXAMPLES = int(os.environ.get("GOVFLOW_INTEGRITY_EXAMPLES", "8"))
@@ -55,27 +55,7 @@ def fresh_engine(db_url: str, template: Path, folder: Path, number: int) -> tupl
         db_url = f"sqlite:///{path}"
     else:
         _truncate(db_url)
-    engine = Engine(Settings(database_url=db_url, script_time_limit=1.0, password_profile="fast"))
-    for code, name, level, parent, kind in [
-        ("sh", "上海市", "city", None, None),
-        ("hp", "黄浦区", "district", "sh", None),
-        ("wlq", "五里桥街道", "subdistrict", "hp", None),
-        ("qiaoyi", "桥一居委会", "committee", "wlq", "residents"),
-        ("ruinan", "瑞南居委会", "committee", "wlq", "residents"),
-        ("njdl", "南京东路街道", "subdistrict", "hp", None),
-    ]:
-        engine.add_org_unit(code, name, level, parent, kind)
-    for username, role, unit in [
-        ("wang", "residents_committee", "qiaoyi"),
-        ("chen", "residents_committee", "ruinan"),
-        ("zhang", "subdistrict_office", "wlq"),
-        ("liu", "subdistrict_office", "wlq"),
-        ("wu", "subdistrict_office", "njdl"),
-        ("designer", "designer", "sh"),
-        ("auditor", "auditor", "sh"),
-        ("admin", "admin", "sh"),
-    ]:
-        engine.add_user(username, PASSWORD, [(role, unit)])
+    engine = populate(Engine(Settings(database_url=db_url, script_time_limit=1.0, password_profile="fast")))
     engine.deploy({"integrity_review.bpmn": PROCESS}, by=engine.principal("designer"))
     return engine, db_url
 
