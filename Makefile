@@ -9,7 +9,7 @@ export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test test-fast bench bench-timers lint format postgres browser clean
+.PHONY: run test test-fast load bench bench-timers lint format postgres browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
@@ -47,6 +47,10 @@ test: $(STAMP) $(WEB_DEPS) browser postgres
 ## test-fast: SQLite only, without the subprocess tests
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not postgres and not slow"
+
+## load: 50 officials for 60 s against `govflow serve --workers 4` on PostgreSQL (make test runs 15 s of it)
+load: $(STAMP) postgres
+	GOVFLOW_LOAD_SECONDS=60 $(BIN)/pytest -q -s -m load tests/test_load.py
 
 ## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL) and the timer one
 bench: $(STAMP) postgres

@@ -22,6 +22,8 @@ class Settings:
     live_cache_size: int = 512
     # Wall-clock limit for one script or expression in the sandbox, in seconds.
     script_time_limit: float = 2.0
+    # How much one script or expression may grow the process's resident memory, in MB.
+    script_memory_limit: int = 256
     # SQLite's synchronous pragma: FULL survives power loss, NORMAL survives a killed process.
     sqlite_synchronous: str = "FULL"
     # argon2id cost profile for new password hashes: "strong" (RFC 9106 low-memory) or "fast" (tests).
@@ -60,6 +62,8 @@ class Settings:
             values["live_cache_size"] = int(env["GOVFLOW_LIVE_CACHE_SIZE"])
         if env.get("GOVFLOW_SCRIPT_TIME_LIMIT"):
             values["script_time_limit"] = float(env["GOVFLOW_SCRIPT_TIME_LIMIT"])
+        if env.get("GOVFLOW_SCRIPT_MEMORY_LIMIT"):
+            values["script_memory_limit"] = int(env["GOVFLOW_SCRIPT_MEMORY_LIMIT"])
         if env.get("GOVFLOW_SQLITE_SYNCHRONOUS"):
             values["sqlite_synchronous"] = env["GOVFLOW_SQLITE_SYNCHRONOUS"].upper()
         if env.get("GOVFLOW_TOKEN_TTL"):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import DatabaseFull, DatabaseUnavailable
 
 
 def dialect_name(url: str) -> str:
@@ -53,3 +56,36 @@ def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str) -> None:
 
 def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+# What the drivers say when the disk is full (SQLite's SQLITE_FULL, PostgreSQL's class 53100 and ENOSPC),
+# or when the database may be read but not written (a read-only file or file system, a hot standby).
+_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_READ_ONLY = ("attempt to write a readonly database", "read-only transaction", "read-only file system")
+_CANNOT_OPEN = ("unable to open database file",)  # SQLite: a missing file, or a folder it cannot write
+
+
+def unavailable(exc: DBAPIError) -> DatabaseUnavailable:
+    """The engine's error for a driver error that means the database cannot be reached or written."""
+    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
+    lowered = text.lower()
+    if any(marker in lowered for marker in _FULL):
+        return DatabaseFull(
+            "The database has no room left on its disk, so nothing was saved. "
+            "It works again as soon as an administrator frees space; then try again.",
+            code="database_full",
+        )
+    if any(marker in lowered for marker in _READ_ONLY):
+        return DatabaseUnavailable(
+            "The database can be read but not written at the moment (read-only), so nothing was saved. "
+            "Try again once an administrator has made it writable.",
+            code="database_read_only",
+        )
+    if any(marker in lowered for marker in _CANNOT_OPEN):
+        return DatabaseUnavailable(
+            "The database file cannot be opened (it is missing, or its folder is read-only), so nothing was "
+            "read or saved. Try again once an administrator has fixed it.",
+            code="database_cannot_open",
+        )
+    first_line = text.strip().splitlines()[0][:200] if text.strip() else exc.__class__.__name__
+    return DatabaseUnavailable(f"The database is not available: {first_line}", code="database_unavailable")

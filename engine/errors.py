@@ -54,6 +54,12 @@ class DatabaseUnavailable(GovflowError):
     status = 503
 
 
+class DatabaseFull(DatabaseUnavailable):
+    """The database's disk is full: nothing was written; it works again once space is freed."""
+
+    status = 507
+
+
 class TaskClosed(Conflict):
     pass
 

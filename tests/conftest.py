@@ -97,6 +97,11 @@ def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def org(engine: Engine) -> Engine:
     """A small org tree: city, district, subdistrict with two committees, township with a village."""
+    return populate(engine)
+
+
+def populate(engine: Engine) -> Engine:
+    """The `org` fixture's units and people, put into any engine's database."""
     for code, name, level, parent, kind in [
         ("sh", "上海市", "city", None, None),
         ("hp", "黄浦区", "district", "sh", None),

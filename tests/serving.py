@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,10 @@ class Server:
     pid: int
     log: Path
 
+    def kill(self) -> None:
+        """SIGKILL the gunicorn master and its workers at once (a server started with `own_group=True`)."""
+        os.killpg(self.pid, signal.SIGKILL)
+
     def token(self, username: str) -> str:
         """A fresh bearer token for `username`, signed in over HTTP."""
         response = httpx.post(f"{self.url}/api/v1/auth/token", json={"username": username, "password": PASSWORD})
@@ -50,8 +56,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`govflow serve` on a free loopback port against `db_url`, stopped (and its log checked) on exit."""
+def serving(
+    db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None = None, own_group: bool = False
+) -> Iterator[Server]:
+    """`govflow serve` on a free loopback port against `db_url`, stopped (and its log checked) on exit.
+
+    `own_group` starts it in a process group of its own, so that `Server.kill` can kill all its processes.
+    """
     port = free_port()
     with log.open("wb") as out:  # a file, not a pipe: the access log must never block the server
         process = subprocess.Popen(
@@ -67,6 +78,7 @@ def serving(db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None
             | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=own_group,
         )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -79,6 +91,9 @@ def serving(db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+        if own_group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # workers a killed master left behind
     assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-4000:]
 
 

@@ -6,10 +6,12 @@ really would create its marker file; under the sandbox the marker must not appea
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +25,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.spiff.sandbox import SandboxedEnvironment, SandboxedScriptEngine
+from engine.spiff.sandbox_budget import rss_bytes
 from engine.spiff.sandbox_policy import ScriptRefusedError, check_expression, check_script
 
 T = TypeVar("T")
@@ -495,6 +498,7 @@ def test_previous_trace_function_is_restored() -> None:
     [
         ("x = 'x' * 10**10", "the result of '*' would have more than 10,000,000 items"),
         ("x = [0] * 10**7", "more than 1,000,000 items"),
+        ("x = [0] * 10**9", "more than 1,000,000 items"),
         ("x = 10 ** 10 ** 8", "too large a number"),
         ("x = 1 << 10**9", "too large a number"),
         ("x = 2\nx **= 10**8", "too large a number"),
@@ -515,6 +519,104 @@ def test_memory_bombs_are_refused(script: str, reason: str) -> None:
         SandboxedEnvironment().execute(script, data)
     assert reason in caught.value.message
     assert data == {}
+
+
+@contextmanager
+def peak_memory() -> Iterator[dict[str, int]]:
+    """The process's peak resident memory while the block ran, above what it held before (Linux)."""
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak, to the memory held now
+    except OSError:
+        pytest.skip("needs Linux's /proc/self/clear_refs to measure the peak memory of a block")
+    before = rss_bytes()
+    found: dict[str, int] = {}
+    yield found
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(status.split("VmHWM:")[1].split()[0])
+    found["growth"] = peak_kb * 1024 - before
+
+
+def test_one_huge_allocation_is_refused_before_it_takes_memory() -> None:
+    with peak_memory() as peak:
+        for script in ("x = 'x' * 10**10", "x = [0] * 10**9", "x = 10 ** 10 ** 8"):
+            with pytest.raises(ScriptRefusedError, match="Script refused"):
+                SandboxedEnvironment().execute(script, {})
+    assert peak["growth"] < 16 * 2**20
+
+
+MEMORY_BUDGET_MB = 64
+PILE_UPS = {
+    "strings appended in a loop": "big = []\nwhile True:\n    big.append('x' * 9000000)",
+    "lists appended in a loop": "big = []\nfor i in range(100000):\n    big.append([0] * 999999)",
+    "a dict comprehension": "d = {i: str(i) * 1000 for i in range(1000000)}",
+    "a list doubled": "y = list(range(1000000))\nwhile True:\n    y = y + y",
+    "copies made in C, where no line runs": "x = [0] * 1000000\ny = [x] * 1000\nz = list(map(list, y))",
+    "sets of strings": "s = set()\nfor i in range(10**6):\n    s.add(str(i) * 100)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PILE_UPS))
+def test_memory_piled_up_step_by_step_is_stopped_at_the_memory_budget(name: str) -> None:
+    env = SandboxedEnvironment(time_limit=30, memory_limit_mb=MEMORY_BUDGET_MB)  # memory stops it, not time
+    data: dict = {}
+    started = time.monotonic()
+    with peak_memory() as peak, pytest.raises(ScriptRefusedError) as caught:
+        within(60, lambda: env.execute(PILE_UPS[name], data))
+    assert f"Script used more than {MEMORY_BUDGET_MB} MB of memory and was stopped" in caught.value.message
+    assert time.monotonic() - started < 10
+    assert peak["growth"] < (MEMORY_BUDGET_MB + 64) * 2**20  # the budget, and what one step may add
+    assert data == {}
+
+
+SHARED = "row = [0] * 1000000\nrows = [row] * 1000000\n"  # 16 MB that read as 2 TB of text
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        (SHARED + "text = str(rows)", "str() would produce more than 10,000,000 characters"),
+        (SHARED + "text = repr(rows)", "repr() would produce more than 10,000,000 characters"),
+        (SHARED + "text = f'{rows}'", "the f-string would produce more than"),
+        (SHARED + "text = f'{rows!r:>10}'", "the f-string would produce more than"),
+        (SHARED + "text = '%s' % (rows,)", "the '%' formatting would produce more than"),
+        (SHARED + "text = '{}'.format(rows)", "str.format() would produce more than"),
+        (SHARED + "text = str.format('{0}', rows)", "str.format() would produce more than"),
+        ("row = [0] * 1000000\nrows = [row] * 100", "the data it leaves would be more than 10,000,000 characters"),
+    ],
+)
+def test_text_made_from_shared_lists_is_refused_before_it_is_made(script: str, reason: str) -> None:
+    data: dict = {}
+    started = time.monotonic()
+    with peak_memory() as peak, pytest.raises(ScriptRefusedError, match="Script refused") as caught:
+        within(30, lambda: SandboxedEnvironment(time_limit=30).execute(script, data))
+    assert reason in caught.value.message
+    assert time.monotonic() - started < 5
+    assert peak["growth"] < 128 * 2**20
+    assert data == {}
+
+
+def test_an_expression_whose_value_would_be_gigabytes_of_text_is_refused() -> None:
+    with pytest.raises(ScriptRefusedError, match="its value would be more than 10,000,000 characters"):
+        SandboxedEnvironment().evaluate("[[0] * 1000000] * 100", {})
+
+
+def test_the_checked_builtins_still_behave_like_the_builtins() -> None:
+    data: dict = {"rows": [{"n": 2}, {"n": 1}]}
+    SandboxedEnvironment().execute(
+        "ok = isinstance([], list) and isinstance({}, dict) and isinstance('', str) and isinstance((), tuple)\n"
+        "ordered = sorted(rows, key=lambda r: r['n'])\n"
+        "keys = dict.fromkeys(['a', 'b'], 0)\n"
+        "joined = str.join('-', ['a', 'b'])\n"
+        "text = str(12) + repr('x') + f'{rows[0]}' + '%s' % (keys,)\n"
+        "unique = sorted(set([3, 1, 3])) + list(frozenset([2])) + list(tuple([5]))",
+        data,
+    )
+    assert data["ok"] is True
+    assert data["ordered"] == [{"n": 1}, {"n": 2}]
+    assert data["keys"] == {"a": 0, "b": 0} and data["joined"] == "a-b"
+    assert data["text"] == "12'x'{'n': 2}{'a': 0, 'b': 0}"
+    assert data["unique"] == [1, 3, 2, 5]
 
 
 def test_decimal_arithmetic_is_bounded_but_decimal_behaves_like_the_class() -> None:

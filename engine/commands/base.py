@@ -13,9 +13,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import people
 from engine.config import Settings
-from engine.db import dialect_name, make_session_factory, make_sql_engine
+from engine.db import dialect_name, make_session_factory, make_sql_engine, unavailable
 from engine.errors import (
-    DatabaseUnavailable,
     NotFound,
     StaleInstance,
 )
@@ -53,6 +52,7 @@ class EngineBase:
             helpers=self.expression_helpers(),
             time_limit=self.settings.script_time_limit,
             around_script=script_writes,
+            memory_limit_mb=self.settings.script_memory_limit,
         )
         self.store = InstanceStore(self.specs, self.live, self.script_engine)
         self.forms = FormRegistry()
@@ -117,14 +117,7 @@ def _session_scope(factory: Any) -> Iterator[Session]:
         ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, OperationalError):
-            raise DatabaseUnavailable(
-                f"The database is not available: {_first_line(exc)}", code="database_unavailable"
-            ) from exc
+            raise unavailable(exc) from exc
         raise
     finally:
         session.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
-    return text.strip().splitlines()[0][:200]

@@ -12,7 +12,11 @@ ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 def element_of(task: Any) -> tuple[str | None, str | None]:
     """The BPMN id and name of the element a task stands for."""
     spec = task.task_spec
-    return getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None)
+    name = getattr(spec, "bpmn_name", None)
+    inner = getattr(spec, "task_spec", None)  # a loop or multi-instance: the name is on the element it repeats
+    if name is None and isinstance(inner, str):
+        name = getattr(spec._wf_spec.task_specs.get(inner), "bpmn_name", None)
+    return getattr(spec, "bpmn_id", None) or spec.name, name
 
 
 def waiting_event_tasks(workflow: Any) -> list[Any]:

@@ -4,6 +4,12 @@ The task iterators stop descending at depth 1,000 by default: a loop of more tha
 `is_completed()` true and hides READY tasks below that depth, so the instance silently "ends". The
 iterators are not recursive, so an unbounded depth costs nothing but the walk itself.
 
+Predicting a branch (`TaskSpec._predict`, run when a workflow is created and after each step) recurses
+once per element along the branch, so a case whose process is a chain of ~1,000 elements failed to start
+with a RecursionError. The same walk is done here with a stack of its own.
+
+Multi-instance elements with nothing sound to loop over are checked in engine/spiff/multi_instance.py.
+
 The walks themselves are avoided where they can be: engine/spiff/task_index.py answers the queries for
 unfinished tasks from an index, so a step's cost does not grow with the instance's history.
 
@@ -24,10 +30,11 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-from SpiffWorkflow.util.task import TaskIterator
+from SpiffWorkflow.specs.base import TaskSpec
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine import clock
-from engine.spiff import task_index
+from engine.spiff import multi_instance, task_index
 
 LIBRARY_MAX_DEPTH = 1000
 
@@ -38,6 +45,33 @@ def _lift_depth_limit(cls: type) -> None:
     if LIBRARY_MAX_DEPTH not in defaults:
         return  # already lifted, or the library changed: tests/test_long_loops.py will tell
     init.__defaults__ = tuple(sys.maxsize if d == LIBRARY_MAX_DEPTH else d for d in defaults)
+
+
+def _predict(
+    self: TaskSpec, my_task: Any, seen: list | None = None, looked_ahead: int = 0, mask: int = TaskState.PREDICTED_MASK
+) -> None:
+    """SpiffWorkflow's `TaskSpec._predict`, walking the branch with an explicit stack instead of recursion.
+
+    The same tasks are visited in the same (depth-first, children in order) order, and each child's state
+    is looked at just before it is visited, after its elder siblings' branches, as the recursive version
+    does. The library's `seen` list holds task specs and is tested against tasks, which never compare equal
+    to them, so it never stops a visit and is not kept.
+    """
+    stack: list[tuple[Any, int, bool]] = [(my_task, looked_ahead, True)]
+    while stack:
+        task, ahead, first = stack.pop()
+        in_mask = task.has_state(mask)
+        if not first and not in_mask:
+            continue
+        spec = task.task_spec
+        if in_mask:
+            spec._predict_hook(task)
+        if task.has_state(TaskState.DEFINITE_MASK) or ahead + 1 < spec.lookahead:
+            stack.extend((child, ahead + 1, False) for child in reversed(task.children))
+
+
+def _predict_without_recursion() -> None:
+    TaskSpec._predict = _predict
 
 
 class _AnyDatetime(type):
@@ -93,6 +127,8 @@ def _count_cycles_in_calendar_periods() -> None:
 def apply() -> None:
     _lift_depth_limit(TaskIterator)
     _lift_depth_limit(BpmnTaskIterator)
+    _predict_without_recursion()
+    multi_instance.apply()
     task_index.apply()
     _clock_the_timers()
     _count_cycles_in_calendar_periods()

@@ -22,6 +22,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import NotFound, RuleBroken
 from engine.spiff.elements import element_of
+from engine.spiff.failures import Failure, failure_from, hold, hold_failures, take_held
+from engine.spiff.failures import retry_failed as retry_failed  # the retry command's step, with failures
 from engine.spiff.serialization import REGISTRY
 from engine.spiff.starts import close_idle_event_subprocesses, stop_other_start_events, to_start_events
 from engine.spiff.timer_events import TimerWatch
@@ -36,24 +38,6 @@ class ReadyUserTask:
     form_key: str | None
     process_id: str
     data: dict
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why an instance stopped: the element, the script line and the message."""
-
-    element_id: str | None
-    element_name: str | None
-    line: int | None
-    message: str
-
-    def as_dict(self) -> dict:
-        return {
-            "element_id": self.element_id,
-            "element_name": self.element_name,
-            "line": self.line,
-            "message": self.message,
-        }
 
 
 @dataclass(frozen=True)
@@ -101,6 +85,9 @@ def run_engine(workflow: BpmnWorkflow, events: list[EngineEvent]) -> Failure | N
             element_id, name = element_of(task)
             events.append(EngineEvent("end_event_reached", element_id, {"name": name}))
 
+    held = take_held(workflow)  # the command's own library call failed already (see engine/spiff/failures.py)
+    if held is not None:
+        return held
     try:
         for round_ in range(MAX_ROUNDS):
             workflow.refresh_timers()
@@ -111,29 +98,9 @@ def run_engine(workflow: BpmnWorkflow, events: list[EngineEvent]) -> Failure | N
             watch.look()
             stop_other_start_events(workflow)
             close_idle_event_subprocesses(workflow)
-    except SpiffWorkflowException as exc:
-        return _failure_from(exc, workflow)
     except Exception as exc:  # noqa: BLE001 - a library bug must become an incident, not a crash
-        return _failure_from(exc, workflow)
+        return failure_from(exc, workflow)
     return None
-
-
-def _failure_from(exc: BaseException, workflow: BpmnWorkflow) -> Failure:
-    task = getattr(exc, "task", None)
-    if task is None:
-        task = next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
-    element_id, name = element_of(task) if task is not None else (None, None)
-    line = getattr(exc, "line_number", None) or None
-    message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-    notes = getattr(exc, "notes", None)
-    if notes:
-        message = f"{message} ({'; '.join(str(n) for n in notes)})"
-    return Failure(
-        element_id,
-        name,
-        int(line) if isinstance(line, int | str) and str(line).isdigit() else None,
-        str(message),
-    )
 
 
 def status_of(workflow: BpmnWorkflow) -> str:
@@ -173,23 +140,11 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict) -> None
     if task.state != TaskState.READY or not task.task_spec.manual:
         raise RuleBroken(f"Task {task_id} is not waiting for a person.", code="task_not_waiting")
     task.data.update(copy.deepcopy(data))
-    task.run()
+    hold_failures(workflow, task.run)  # what fails in the elements after it fails the case, in run_engine
 
 
 def task_data(workflow: BpmnWorkflow, task_id: str) -> dict:
     return _task(workflow, task_id).data
-
-
-def retry_failed(workflow: BpmnWorkflow, variables: dict | None) -> list[str]:
-    """Put failed tasks back to READY (with their input data, plus fixes) so the next run retries them."""
-    retried = []
-    for task in workflow.get_tasks(state=TaskState.ERROR):
-        task.data = copy.deepcopy(task.parent.data) if task.parent is not None else dict(task.data)
-        if variables:
-            task.data.update(copy.deepcopy(variables))
-        task._set_state(TaskState.READY)
-        retried.append(element_of(task)[0] or "")
-    return retried
 
 
 def cancel(workflow: BpmnWorkflow) -> None:
@@ -238,10 +193,13 @@ def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict) -> list[st
         return []
     try:
         workflow.send_event(event)
-    except WorkflowException:
-        return []
-    except Exception as exc:  # noqa: BLE001 - a correlation expression that fails on this payload
-        raise RuleBroken(f"The message {name} could not be delivered: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001
+        if any(t.has_state(TaskState.FINISHED_MASK) for t in catching):
+            hold(workflow, exc)  # delivered; an element after the catch event failed: the case fails there
+        elif isinstance(exc, WorkflowException):
+            return []
+        else:  # a correlation expression that fails on this payload
+            raise RuleBroken(f"The message {name} could not be delivered: {exc}") from exc
     return [element_of(t)[0] or "" for t in catching]
 
 

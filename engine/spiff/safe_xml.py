@@ -37,6 +37,13 @@ DOCTYPE_REFUSED = (
 )
 
 
+# libxml2 stops at 256 levels unless told to build huge trees, which govflow never does.
+NESTED_TOO_DEEP = (
+    "The file has elements nested more than 256 levels deep, which no BPMN or DMN file needs (a process "
+    "nests a level per subprocess); the upload was not read further."
+)
+
+
 class XmlRefused(Exception):
     """The file cannot be read as XML (or must not be): a sentence and the line it concerns."""
 
@@ -71,6 +78,8 @@ def read_xml(data: bytes | str) -> etree._Element:
     try:
         root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as exc:
+        if "Excessive depth in document" in str(exc.msg or exc):
+            raise XmlRefused(NESTED_TOO_DEEP, exc.lineno or None) from None
         raise XmlRefused(f"The file is not well-formed XML: {_reason(exc)}", exc.lineno or None) from None
     docinfo = root.getroottree().docinfo
     # A second look for encodings the byte scan does not know: the parse above was safe either way.

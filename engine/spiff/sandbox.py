@@ -9,8 +9,8 @@ of builtins, guarded attribute/item access, size caps on the cheap memory bombs 
 Semantics follow SpiffWorkflow's `TaskDataEnvironment`: task data variables are names, assignments become
 task data, `external_context` (DMN's `dmninputexpr`, data objects) is visible but never written back.
 
-Not covered: memory a script piles up step by step inside its time budget (e.g. appending 1 MB strings
-in a loop); the caps only stop single operations that would build a huge object in one C call.
+Memory a script piles up step by step, and text made from shared structures, is bounded by the memory
+budget in `sandbox_budget`.
 
 This module runs the code: the tracer enforcing the time limit and call depth, `SandboxedEnvironment`
 and `SandboxedScriptEngine`.  What code may say is decided at compile time in `sandbox_policy`; the
@@ -32,6 +32,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.spiff.sandbox_budget import CHECK_INTERVAL, DEFAULT_MEMORY_LIMIT_MB, MAX_TEXT, rss_bytes, text_size
 from engine.spiff.sandbox_guards import DECIMAL_CONTEXT, GUARDS
 from engine.spiff.sandbox_policy import (
     SCRIPT_FILENAME,
@@ -48,7 +49,7 @@ MAX_DEPTH = 100  # nested calls of sandboxed functions (see _Tracer for why this
 
 
 class _Tracer:
-    """A `sys.settrace` function that stops sandboxed frames after a deadline.
+    """A `sys.settrace` function that stops sandboxed frames after a deadline or past the memory budget.
 
     Signals would only work in the main thread; the engine runs in web-server and worker threads.
     Only frames of sandboxed code are traced.  Other frames (helpers, guards) are not handed on to the
@@ -56,14 +57,17 @@ class _Tracer:
     called that way, which would switch the time limit off.  The previous one is restored afterwards.
     The call depth of sandboxed frames is capped well below Python's recursion limit: a RecursionError
     raised inside a trace function switches tracing off, and a script catching it could loop forever.
+    Guards called from C loops, where no sandboxed line runs, call `checkpoint` (see sandbox_budget).
     """
 
-    __slots__ = ("deadline", "depth", "max_depth")
+    __slots__ = ("deadline", "depth", "max_depth", "memory_ceiling", "next_look")
 
-    def __init__(self, deadline: float, max_depth: int) -> None:
+    def __init__(self, deadline: float, max_depth: int, memory_limit: int) -> None:
         self.deadline = deadline
         self.depth = 0
         self.max_depth = max_depth
+        self.memory_ceiling = rss_bytes() + memory_limit
+        self.next_look = time.monotonic() + CHECK_INTERVAL
 
     def __call__(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if frame.f_code.co_filename == SCRIPT_FILENAME:
@@ -73,17 +77,25 @@ class _Tracer:
                 caller = frame.f_back
                 line = caller.f_lineno if caller and caller.f_code.co_filename == SCRIPT_FILENAME else None
                 raise Stop(f"calls are nested more than {self.max_depth} deep", line=line)
-            if time.monotonic() > self.deadline:
-                raise Stop("time limit", timed_out=True)
+            self.checkpoint()
             return self.local
         return None
 
     def local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if event == "return":
             self.depth -= 1
-        elif time.monotonic() > self.deadline:
-            raise Stop("time limit", timed_out=True)
+        else:
+            self.checkpoint()
         return self.local
+
+    def checkpoint(self) -> None:
+        now = time.monotonic()
+        if now > self.deadline:
+            raise Stop("time limit", timed_out=True)
+        if now >= self.next_look:
+            self.next_look = now + CHECK_INTERVAL
+            if rss_bytes() > self.memory_ceiling:
+                raise Stop("memory")
 
 
 _STACK_MARGIN = 50  # frames kept free below the deepest script frame for guards, the tracer and C calls
@@ -133,9 +145,15 @@ class SandboxedEnvironment(TaskDataEnvironment):
     the task data as it was (SpiffWorkflow's exec would leave the assignments made before the error).
     """
 
-    def __init__(self, helpers: Mapping[str, Callable[..., Any]] | None = None, time_limit: float = 2.0) -> None:
+    def __init__(
+        self,
+        helpers: Mapping[str, Callable[..., Any]] | None = None,
+        time_limit: float = 2.0,
+        memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+    ) -> None:
         super().__init__(dict(helpers or {}))
         self.time_limit = time_limit
+        self.memory_limit_mb = memory_limit_mb
 
     def evaluate(self, expression: str, context: dict, external_context: Mapping | None = None) -> Any:
         code = compile_or_raise(expression_source(expression), "eval")
@@ -144,7 +162,9 @@ class SandboxedEnvironment(TaskDataEnvironment):
             namespace.update(external_context)
         namespace.update(context)
         namespace.update(GUARDS)
-        return self._run(code, namespace, "Expression")
+        value = self._run(code, namespace, "Expression")
+        _check_size(value, "Expression", "its value")
+        return value
 
     def execute(self, script: str, context: dict, external_context: Mapping | None = None) -> bool:
         external_context = external_context or {}
@@ -169,6 +189,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
             and name not in external_context
             and not _is_code_like(value)
         }
+        _check_size(result, "Script", "the data it leaves")
         # Like TaskDataEnvironment: deleted names and names now bound to functions leave the task data.
         # Names with a leading underscore were invisible to the script, so they are kept as they were.
         for name in [name for name in context if not name.startswith("_") and name not in result]:
@@ -184,7 +205,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
         previous = sys.gettrace()
         previous_decimal_context = decimal.getcontext()
         decimal.setcontext(DECIMAL_CONTEXT.copy())  # a copy: contexts carry per-thread flags
-        tracer = _Tracer(time.monotonic() + self.time_limit, max_depth)
+        tracer = _Tracer(time.monotonic() + self.time_limit, max_depth, self.memory_limit_mb * 2**20)
         sys.settrace(tracer)
         try:
             return eval(code, namespace)
@@ -194,6 +215,9 @@ class SandboxedEnvironment(TaskDataEnvironment):
             if stop.timed_out:
                 reason = f"it ran longer than {self.time_limit} s and was stopped{where}"
                 message = f"{kind} ran longer than {self.time_limit} s and was stopped{where}"
+            elif stop.reason == "memory":
+                reason = f"it used more than {self.memory_limit_mb} MB of memory and was stopped{where}"
+                message = f"{kind} used more than {self.memory_limit_mb} MB of memory and was stopped{where}"
             else:
                 reason = f"{stop.reason}{where}"
                 message = f"{kind} refused: {reason}"
@@ -201,6 +225,13 @@ class SandboxedEnvironment(TaskDataEnvironment):
         finally:
             sys.settrace(previous)
             decimal.setcontext(previous_decimal_context)
+
+
+def _check_size(value: Any, kind: str, what: str) -> None:
+    """Refuse a result whose text (its JSON when the task data is saved) would be too long."""
+    if isinstance(value, dict | list | tuple | set | frozenset) and text_size(value) > MAX_TEXT:
+        reason = f"{what} would be more than {MAX_TEXT:,} characters as text"
+        raise ScriptRefusedError(f"{kind} refused: {reason}", None, reason)
 
 
 def _is_code_like(value: Any) -> bool:
@@ -212,7 +243,8 @@ class SandboxedScriptEngine(PythonScriptEngine):
     """SpiffWorkflow script engine running every script and expression in the sandbox.
 
     `helpers` are extra callables visible by name to scripts and expressions (trusted code: they run
-    unrestricted and untimed).  `time_limit` is the wall-clock budget of one script or expression.
+    unrestricted and untimed).  `time_limit` is the wall-clock budget of one script or expression,
+    `memory_limit_mb` how much it may grow the process's memory.
     """
 
     def __init__(
@@ -220,8 +252,9 @@ class SandboxedScriptEngine(PythonScriptEngine):
         helpers: Mapping[str, Callable] | None = None,
         time_limit: float = 2.0,
         around_script: Callable[[], AbstractContextManager] = nullcontext,
+        memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
     ) -> None:
-        super().__init__(environment=SandboxedEnvironment(helpers, time_limit))
+        super().__init__(environment=SandboxedEnvironment(helpers, time_limit, memory_limit_mb))
         self.around_script = around_script  # e.g. undo the registry writes of a script that fails
 
     def evaluate(self, task: Any, expression: str, external_context: Mapping | None = None) -> Any:

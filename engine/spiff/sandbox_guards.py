@@ -23,6 +23,7 @@ from typing import Any
 
 from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from engine.spiff.sandbox_budget import CheckedType, check_text, checked_function
 from engine.spiff.sandbox_policy import FORBIDDEN_ATTRIBUTES, refuse
 
 __all__ = ["DECIMAL_CONTEXT", "GUARDS", "SAFE_BUILTINS"]
@@ -98,6 +99,8 @@ def _check_format_spec(spec: Any) -> None:
 def _mod(a: Any, b: Any) -> Any:
     # printf-style formatting: widths in the template or passed for '*' are padding done in C.
     if isinstance(a, (str, bytes)):
+        for value in b.values() if isinstance(b, dict) else b if isinstance(b, tuple) else (b,):
+            check_text(value, "the '%' formatting")
         template = a if isinstance(a, str) else a.decode("latin-1")
         if _BIG_PRINTF.search(template.replace("%%", "")):
             refuse("a format width or precision is too large")
@@ -112,7 +115,8 @@ _CONVERSIONS: dict[int, Callable[[Any], str]] = {115: str, 114: repr, 97: ascii}
 
 
 def _format_value(value: Any, conversion: int, spec: str) -> str:
-    """f-string field with a format spec: apply !s/!r/!a, check the spec, format."""
+    """f-string field: check the text it makes, apply !s/!r/!a, check the spec, format."""
+    check_text(value, "the f-string")
     convert = _CONVERSIONS.get(conversion)
     if convert is not None:
         value = convert(value)
@@ -193,6 +197,8 @@ def _guarded_getattr(obj: Any, name: str) -> Any:
     """`a.b` in sandboxed code: no private/dunder names, no introspection, str.format made safe."""
     if type(name) is not str:
         raise TypeError("attribute name must be a string")
+    if isinstance(obj, CheckedType):  # `str.join`, `dict.fromkeys`: the type's own attribute, guarded
+        obj = obj.wrapped
     if name.startswith("_") or name in FORBIDDEN_ATTRIBUTES:
         refuse(f"name '{name}' is not allowed")
     if isinstance(obj, (str, bytes)) or obj is str:
@@ -217,6 +223,7 @@ class _SafeFormatter(string.Formatter):
         return obj, first
 
     def format_field(self, value: Any, format_spec: str) -> Any:
+        check_text(value, "str.format()")
         _check_format_spec(format_spec)
         return format(value, format_spec)
 
@@ -361,6 +368,11 @@ _EXCEPTIONS = (
     ZeroDivisionError,
 )
 
+
+def _check_str_argument(value: Any = "", *args: Any, **kwargs: Any) -> None:
+    check_text(value, "str()")
+
+
 SAFE_BUILTINS: Mapping[str, Any] = types.MappingProxyType(
     {
         "None": None,
@@ -372,31 +384,31 @@ SAFE_BUILTINS: Mapping[str, Any] = types.MappingProxyType(
         "bool": bool,
         "callable": callable,
         "chr": chr,
-        "dict": dict,
+        "dict": CheckedType(dict),
         "divmod": divmod,
         "enumerate": enumerate,
         "filter": filter,
         "float": float,
-        "frozenset": frozenset,
+        "frozenset": CheckedType(frozenset),
         "int": int,
         "isinstance": isinstance,
         "len": len,
-        "list": list,
+        "list": CheckedType(list),
         "map": map,
         "max": max,
         "min": min,
         "ord": ord,
         "pow": _safe_pow,
         "range": _safe_range,
-        "repr": repr,
+        "repr": checked_function(repr, lambda value: check_text(value, "repr()")),
         "reversed": reversed,
         "round": _safe_round,
-        "set": set,
+        "set": CheckedType(set),
         "slice": slice,
-        "sorted": sorted,
-        "str": str,
+        "sorted": checked_function(sorted),
+        "str": CheckedType(str, _check_str_argument),
         "sum": _safe_sum,
-        "tuple": tuple,
+        "tuple": CheckedType(tuple),
         "zip": zip,
         "date": date,
         "datetime": datetime,

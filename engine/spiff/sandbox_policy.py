@@ -198,13 +198,12 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         return call
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
-        # f"{x:>{n}}" pads in C; route values with a format spec through _format_, which checks the spec.
+        # f"{x:>{n}}" pads in C and f"{rows}" may make gigabytes of text from shared lists: route every
+        # value through _format_, which checks the text's size and the spec.
         node = super().visit_FormattedValue(node)
-        if node.format_spec is None:
-            return node
         call = ast.Call(
             func=ast.Name("_format_", ast.Load()),
-            args=[node.value, ast.Constant(node.conversion), node.format_spec],
+            args=[node.value, ast.Constant(node.conversion), node.format_spec or ast.Constant("")],
             keywords=[],
         )
         copy_locations(call, node.value)
