@@ -26,6 +26,13 @@ from tests.conftest import who
 
 NAMESPACES = (
     'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    ' xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"'
+)
+# The committee's own affairs: a process giving committees work must say what matter it is.
+SELF_GOVERNANCE = (
+    "<bpmn:extensionElements><spiffworkflow:properties>"
+    '<spiffworkflow:property name="matterKind" value="self_governance"/>'
+    "</spiffworkflow:properties></bpmn:extensionElements>"
 )
 
 
@@ -39,6 +46,7 @@ def process(key: str, name: str, steps: list[str], extra: str = "") -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions {NAMESPACES} id="{key}_defs" targetNamespace="http://govflow.example/test">
   <bpmn:process id="{key}" name="{name}" isExecutable="true">
+    {SELF_GOVERNANCE}
     <bpmn:laneSet id="lanes"><bpmn:lane id="residents_committee" name="居民委员会">{refs}</bpmn:lane></bpmn:laneSet>
     {extra}
     <bpmn:startEvent id="start"/>
