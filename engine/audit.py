@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, AuditStream, AuditTombstone, ProcessInstance, utcnow
@@ -90,6 +90,27 @@ def exported_fields(event: dict) -> dict:
 def _normalized(data: dict | None) -> dict:
     # Store exactly what the hash covers: JSON round-trip turns dates and tuples into their JSON form.
     return json.loads(canonical_json(data or {}))
+
+
+_EVENT_COLUMNS = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
+
+
+def insert_events_in_bulk(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """A `before_flush` hook: the events appended since the last flush go in as one executemany.
+
+    The ORM inserts rows with an autoincrement key one statement at a time on SQLite (it must read each
+    key back); nothing reads an event's key, so the events skip the unit of work. They are still added
+    to the session first, so a savepoint rolled back before the flush drops them as it did.
+    """
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    if not pending:
+        return
+    pending.sort(key=lambda e: (e.stream, e.seq))
+    rows = []
+    for event in pending:
+        session.expunge(event)
+        rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
+    session.connection().execute(insert(AuditEvent.__table__), rows)
 
 
 class AuditLog:

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.audit import insert_events_in_bulk
 from engine.errors import DatabaseFull, DatabaseUnavailable
 
 
@@ -55,7 +56,9 @@ def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str) -> None:
 
 
 def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    event.listen(factory, "before_flush", insert_events_in_bulk)
+    return factory
 
 
 # What the drivers say when the disk is full (SQLite's SQLITE_FULL, PostgreSQL's class 53100 and ENOSPC),

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, and_, event, or_, select
 from sqlalchemy.orm import Session
 
 from engine import deployments, org, paging, reach, views, waits
@@ -34,6 +34,9 @@ from engine.principal import Principal
 from engine.roles import ADMIN, LANE_ROLES, role_of_lane
 from engine.spiff import runtime, starts
 from engine.store import LiveWorkflow
+
+# session.info key: instance id -> its open human task rows as the last projection left them.
+OPEN_TASKS = "govflow_open_tasks"
 
 LIFECYCLE_ACTIONS = {
     "suspend": "instance_suspended",
@@ -197,20 +200,36 @@ class InstanceCommands(EngineBase):
         definition: ProcessDefinition,
         audit: AuditLog,
     ) -> None:
-        session.flush()  # the task this command completed must not read back as open
-        open_rows = {
-            t.id: t
-            for t in session.execute(
-                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
-            ).scalars()
-        }
+        """Open a row for each user task that became ready, cancel the rows of those that are no more.
+
+        The open rows are read without flushing first: what this command changed in memory (the task it
+        completed, rows it added) is taken from the session, so the instance row is written once, at the
+        end of the command. `session.info[OPEN_TASKS][instance id]` keeps the open rows for the reply.
+        """
         ready = runtime.ready_user_tasks(live.workflow)
         ready_ids = {t.id for t in ready}
+        # One read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
+        rows = {
+            t.id: t
+            for t in session.execute(
+                select(HumanTask).where(
+                    or_(
+                        and_(HumanTask.instance_id == instance.id, HumanTask.status == OPEN),
+                        HumanTask.id.in_(ready_ids),
+                    )
+                )
+            ).scalars()
+        }
+        for held in [*session.identity_map.values(), *session.new]:
+            if isinstance(held, HumanTask) and held.instance_id == instance.id:
+                rows.setdefault(held.id, held)
+        # In memory the session's changes are already applied: a row's status there is the truth.
+        open_rows = {t.id: t for t in rows.values() if t.status == OPEN and t.instance_id == instance.id}
         unit = None
         for task in ready:
             if task.id in open_rows:
                 continue
-            earlier = session.get(HumanTask, task.id)
+            earlier = rows.get(task.id)
             if earlier is not None:
                 # Returned or withdrawn to: SpiffWorkflow reuses the task's id, so the row opens again,
                 # straight with the official who completed it before while they still hold its role.
@@ -246,7 +265,13 @@ class InstanceCommands(EngineBase):
                         "assignee": earlier.assignee,
                     },
                 )
+                open_rows[task.id] = earlier
                 continue
+            if unit is None:
+                # The units on the instance's path, in one read: the walks below find them in the session.
+                codes = [code for code in instance.org_path.split("/") if code]
+                # The session holds loaded objects weakly: keep them until the walks are done.
+                path_units = session.execute(select(OrgUnit).where(OrgUnit.code.in_(codes))).scalars().all()  # noqa: F841
             unit = unit or org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
@@ -272,6 +297,8 @@ class InstanceCommands(EngineBase):
                 created_at=utcnow(),
             )
             session.add(row)
+            open_rows[row.id] = row
+            self._task_instances.put(row.id, instance.id)
             audit.append_instance(
                 instance,
                 ENGINE_ACTOR,
@@ -285,17 +312,29 @@ class InstanceCommands(EngineBase):
                     "why": candidate.why,
                 },
             )
-        for task_id, row in open_rows.items():
+        for task_id, row in list(open_rows.items()):
             if task_id not in ready_ids:
                 row.status = CANCELLED
+                del open_rows[task_id]
                 audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
+        session.info.setdefault(OPEN_TASKS, {})[instance.id] = list(open_rows.values())
+
+    def _open_tasks(self, session: Session, instance: ProcessInstance) -> list[HumanTask]:
+        """The instance's open human tasks in creation order: as this command's projection left them, else read."""
+        known = session.info.get(OPEN_TASKS, {}).get(instance.id)
+        if known is not None:
+            return sorted(known, key=lambda t: t.created_at)
+        session.flush()
+        return list(
+            session.execute(
+                select(HumanTask)
+                .where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
+                .order_by(HumanTask.created_at)
+            ).scalars()
+        )
 
     def _instance_view(self, session: Session, instance: ProcessInstance) -> dict:
-        tasks = session.execute(
-            select(HumanTask)
-            .where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
-            .order_by(HumanTask.created_at)
-        ).scalars()
+        tasks = self._open_tasks(session, instance)
         session.flush()
         incidents = session.execute(
             select(Job).where(Job.instance_id == instance.id, Job.status == waits.INCIDENT).order_by(Job.due_at)
@@ -380,7 +419,7 @@ class InstanceCommands(EngineBase):
                 instance.status = RUNNING
                 instance.error = None
                 audit.append_instance(instance, actor, "instance_retried", data={"elements": retried} | data)
-                definition = session.get(ProcessDefinition, instance.definition_id)
+                definition = self._definition(session, instance.definition_id)
                 self._advance(session, instance, live, definition, audit)
                 return self._instance_view(session, instance)
             instance.updated_at = utcnow()
