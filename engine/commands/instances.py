@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, and_, event, or_, select
+from sqlalchemy import Select, and_, bindparam, event, or_, select
 from sqlalchemy.orm import Session
 
 from engine import deployments, org, paging, reach, views, waits
@@ -38,6 +38,15 @@ from engine.store import LiveWorkflow
 # session.info key: instance id -> its open human task rows as the last projection left them.
 OPEN_TASKS = "govflow_open_tasks"
 
+# Built once (building a statement costs more than running it from the compiled cache).
+_OPEN_OR_READY = select(HumanTask).where(
+    or_(
+        and_(HumanTask.instance_id == bindparam("instance_id"), HumanTask.status == OPEN),
+        HumanTask.id.in_(bindparam("ready", expanding=True)),
+    )
+)
+_UNITS = select(OrgUnit).where(OrgUnit.code.in_(bindparam("codes", expanding=True)))
+
 LIFECYCLE_ACTIONS = {
     "suspend": "instance_suspended",
     "resume": "instance_resumed",
@@ -63,7 +72,8 @@ class InstanceCommands(EngineBase):
             unit = org.get_unit(session, org_code)
             actor = self._starter(session, by, unit)
             instance = self._create_instance(session, definition, unit, actor, by.username, business_key, variables)
-            return self._instance_view(session, instance)
+            # Incidents are jobs the worker gave up on: a case started in this transaction has none.
+            return self._instance_view(session, instance, incidents=[])
 
     def _create_instance(
         self,
@@ -102,7 +112,7 @@ class InstanceCommands(EngineBase):
             audit_head="",
         )
         session.add(instance)
-        session.flush()  # rows that reference the instance are written by later flushes
+        session.flush()  # rows referencing the instance come in later flushes (no relationship orders them)
         live = self.store.new(session, definition)
         live.waits = waits.NOTHING_WRITTEN
         start_vars = dict(variables or {})
@@ -211,14 +221,7 @@ class InstanceCommands(EngineBase):
         # One read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
         rows = {
             t.id: t
-            for t in session.execute(
-                select(HumanTask).where(
-                    or_(
-                        and_(HumanTask.instance_id == instance.id, HumanTask.status == OPEN),
-                        HumanTask.id.in_(ready_ids),
-                    )
-                )
-            ).scalars()
+            for t in session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)}).scalars()
         }
         for held in [*session.identity_map.values(), *session.new]:
             if isinstance(held, HumanTask) and held.instance_id == instance.id:
@@ -271,7 +274,7 @@ class InstanceCommands(EngineBase):
                 # The units on the instance's path, in one read: the walks below find them in the session.
                 codes = [code for code in instance.org_path.split("/") if code]
                 # The session holds loaded objects weakly: keep them until the walks are done.
-                path_units = session.execute(select(OrgUnit).where(OrgUnit.code.in_(codes))).scalars().all()  # noqa: F841
+                path_units = session.execute(_UNITS, {"codes": codes}).scalars().all()  # noqa: F841
             unit = unit or org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
@@ -333,13 +336,16 @@ class InstanceCommands(EngineBase):
             ).scalars()
         )
 
-    def _instance_view(self, session: Session, instance: ProcessInstance) -> dict:
+    def _instance_view(self, session: Session, instance: ProcessInstance, incidents: list[Job] | None = None) -> dict:
         tasks = self._open_tasks(session, instance)
         session.flush()
-        incidents = session.execute(
-            select(Job).where(Job.instance_id == instance.id, Job.status == waits.INCIDENT).order_by(Job.due_at)
-        ).scalars()
-        return views.instance_detail(instance, list(tasks), list(incidents))
+        if incidents is None:
+            incidents = list(
+                session.execute(
+                    select(Job).where(Job.instance_id == instance.id, Job.status == waits.INCIDENT).order_by(Job.due_at)
+                ).scalars()
+            )
+        return views.instance_detail(instance, list(tasks), incidents)
 
     def get_instance(self, instance_id: str, by: Principal | None = None) -> dict:
         by = by or Principal.system()
