@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import Connection, Table, exists, insert, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, AuditStream, AuditTombstone, ProcessInstance, utcnow
@@ -110,7 +110,21 @@ def insert_events_in_bulk(session: Session, _flush_context: Any, _instances: Any
     for event in pending:
         session.expunge(event)
         rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
-    session.connection().execute(insert(AuditEvent.__table__), rows)
+    insert_rows(session.connection(), AuditEvent.__table__, rows)
+
+
+# Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+_ROWS_PER_INSERT = 500
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
+    """Insert rows as multi-row INSERT statements: one round trip where an executemany may take several."""
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        if len(chunk) == 1:
+            connection.execute(insert(table), chunk[0])
+        else:
+            connection.execute(insert(table).values(chunk))
 
 
 class AuditLog:

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine.audit import canonical_json
+from engine.audit import canonical_json, insert_rows
 from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
 from engine.spiff import runtime
 from engine.spiff.serialization import (
@@ -203,9 +203,11 @@ class InstanceStore:
         # One flush for the whole command (the instance row is updated once), before the task rows: they
         # reference the instance row, and the audit rows go first (tests/test_crash.py stalls between).
         session.flush()
+        connection = session.connection()
         if changes.inserted:
-            session.connection().execute(
-                insert(WorkflowTask.__table__),
+            insert_rows(
+                connection,
+                WorkflowTask.__table__,
                 [
                     {
                         "instance_id": instance.id,
@@ -220,19 +222,17 @@ class InstanceStore:
             )
         if changes.updated:
             # One executemany, not a statement per task.
-            session.connection().execute(
-                _UPDATE_TASK,
-                [
-                    {
-                        "b_instance_id": instance.id,
-                        "b_id": r.id,
-                        "state": r.state,
-                        "body": r.body,
-                        "workflow_id": r.workflow_id,
-                    }
-                    for r in changes.updated
-                ],
-            )
+            params = [
+                {
+                    "b_instance_id": instance.id,
+                    "b_id": r.id,
+                    "state": r.state,
+                    "body": r.body,
+                    "workflow_id": r.workflow_id,
+                }
+                for r in changes.updated
+            ]
+            connection.execute(_UPDATE_TASK, params if len(params) > 1 else params[0])
         if changes.deleted:
             session.execute(
                 delete(WorkflowTask).where(

@@ -38,6 +38,14 @@ TASK_INSTANCE_CACHE = 100_000
 _LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id"))
 _LOCK_INSTANCE_PG = _LOCK_INSTANCE.with_for_update()
 _TASK_INSTANCE = select(HumanTask.instance_id).where(HumanTask.id == bindparam("id"))
+_LOCK_WITH_TASK = (
+    select(ProcessInstance, HumanTask)
+    .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+    .where(ProcessInstance.id == bindparam("id"), HumanTask.id == bindparam("task_id"))
+)
+_LOCK_WITH_TASK_PG = _LOCK_WITH_TASK.with_for_update(of=ProcessInstance.__table__)
+# session.info key: rows read for later in the command (the identity map keeps them only while referenced).
+HELD = "govflow_held"
 
 
 class EngineBase:
@@ -103,6 +111,13 @@ class EngineBase:
 
     def _lock_instance(self, session: Session, instance_id: str, task_id: str | None = None) -> ProcessInstance:
         """The instance row, locked on PostgreSQL; `task_id`: the task command's task, named if it is gone."""
+        if task_id is not None:
+            # One round trip for the instance and its task: the task stays in the session for _open_task.
+            query = _LOCK_WITH_TASK_PG if self.dialect == "postgresql" else _LOCK_WITH_TASK
+            found = session.execute(query, {"id": instance_id, "task_id": task_id}).first()
+            if found is not None:
+                session.info.setdefault(HELD, []).append(found[1])  # the session holds objects weakly
+                return found[0]
         query = _LOCK_INSTANCE_PG if self.dialect == "postgresql" else _LOCK_INSTANCE
         instance = session.execute(query, {"id": instance_id}).scalar_one_or_none()
         if instance is None:

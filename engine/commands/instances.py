@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, event, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine import deployments, org, paging, reach, views, waits
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
+from engine.db import AFTER_COMMIT
 from engine.errors import (
     Conflict,
     NotAllowed,
@@ -190,7 +191,7 @@ class InstanceCommands(EngineBase):
             live.lock_version = instance.lock_version
             self.live.keep(instance_id, live)
 
-        event.listen(session, "after_commit", keep, once=True)
+        session.info.setdefault(AFTER_COMMIT, []).append(keep)
 
     def _bump_cached_version(self, session: Session, instance: ProcessInstance) -> None:
         """A command that did not touch the workflow keeps its cached copy valid at the new version."""
@@ -200,7 +201,7 @@ class InstanceCommands(EngineBase):
         def bump(_session: Session) -> None:
             self.live.bump(instance_id, before, instance.lock_version)
 
-        event.listen(session, "after_commit", bump, once=True)
+        session.info.setdefault(AFTER_COMMIT, []).append(bump)
 
     def _sync_human_tasks(
         self,
