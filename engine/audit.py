@@ -113,18 +113,25 @@ def insert_events_in_bulk(session: Session, _flush_context: Any, _instances: Any
     insert_rows(session.connection(), AuditEvent.__table__, rows)
 
 
-# Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
-_ROWS_PER_INSERT = 500
+_RETURNING_INSERTS: dict[str, Any] = {}
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
-    """Insert rows as multi-row INSERT statements: one round trip where an executemany may take several."""
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        if len(chunk) == 1:
-            connection.execute(insert(table), chunk[0])
-        else:
-            connection.execute(insert(table).values(chunk))
+    """Insert rows (all with the same keys) in as few round trips as the database allows.
+
+    SQLite runs an executemany in process. On PostgreSQL an executemany takes a round trip per row or
+    pipeline batch, while SQLAlchemy's "insertmanyvalues" sends one multi-row INSERT; it does that for a
+    statement with RETURNING, so the statement returns the first key column (read and dropped).
+    """
+    if not rows:
+        return
+    if len(rows) == 1 or connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows if len(rows) > 1 else rows[0])
+        return
+    statement = _RETURNING_INSERTS.get(table.name)
+    if statement is None:
+        statement = _RETURNING_INSERTS[table.name] = insert(table).returning(table.primary_key.columns[0])
+    connection.execute(statement, rows).all()
 
 
 class AuditLog:
