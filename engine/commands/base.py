@@ -43,7 +43,6 @@ _LOCK_WITH_TASK = (
     .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
     .where(ProcessInstance.id == bindparam("id"), HumanTask.id == bindparam("task_id"))
 )
-_LOCK_WITH_TASK_PG = _LOCK_WITH_TASK.with_for_update(of=ProcessInstance.__table__)
 # session.info key: rows read for later in the command (the identity map keeps them only while referenced).
 HELD = "govflow_held"
 
@@ -111,10 +110,12 @@ class EngineBase:
 
     def _lock_instance(self, session: Session, instance_id: str, task_id: str | None = None) -> ProcessInstance:
         """The instance row, locked on PostgreSQL; `task_id`: the task command's task, named if it is gone."""
-        if task_id is not None:
-            # One round trip for the instance and its task: the task stays in the session for _open_task.
-            query = _LOCK_WITH_TASK_PG if self.dialect == "postgresql" else _LOCK_WITH_TASK
-            found = session.execute(query, {"id": instance_id, "task_id": task_id}).first()
+        if task_id is not None and self.dialect == "sqlite":
+            # One statement for the instance and its task: the task stays in the session for _open_task.
+            # SQLite only: the write lock taken at BEGIN makes both rows current. On PostgreSQL a join
+            # that waited for the instance's row lock would return the task row as it was before the
+            # wait, and locking the task row too could deadlock with a command that holds the instance.
+            found = session.execute(_LOCK_WITH_TASK, {"id": instance_id, "task_id": task_id}).first()
             if found is not None:
                 session.info.setdefault(HELD, []).append(found[1])  # the session holds objects weakly
                 return found[0]
