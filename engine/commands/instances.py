@@ -224,8 +224,9 @@ class InstanceCommands(EngineBase):
             t.id: t
             for t in session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)}).scalars()
         }
+        deleted = session.deleted
         for held in [*session.identity_map.values(), *session.new]:
-            if isinstance(held, HumanTask) and held.instance_id == instance.id:
+            if isinstance(held, HumanTask) and held.instance_id == instance.id and held not in deleted:
                 rows.setdefault(held.id, held)
         # In memory the session's changes are already applied: a row's status there is the truth.
         open_rows = {t.id: t for t in rows.values() if t.status == OPEN and t.instance_id == instance.id}
@@ -275,7 +276,7 @@ class InstanceCommands(EngineBase):
                 # The units on the instance's path, in one read: the walks below find them in the session.
                 codes = [code for code in instance.org_path.split("/") if code]
                 # The session holds loaded objects weakly: keep them until the walks are done.
-                path_units = session.execute(_UNITS, {"codes": codes}).scalars().all()  # noqa: F841
+                _path_units = session.execute(_UNITS, {"codes": codes}).scalars().all()
             unit = unit or org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
