@@ -86,6 +86,22 @@ def declaration(xml: bytes, process_key: str) -> MatterDeclaration:
     return MatterDeclaration(None, None)
 
 
+# (BPMN sha256, process key) -> its declaration: a blob never changes, so a start need not read it again.
+_DECLARED: dict[tuple[str, str], MatterDeclaration] = {}
+
+
+def _declared(session: Session, bpmn_sha256: str, process_key: str) -> MatterDeclaration:
+    found = _DECLARED.get((bpmn_sha256, process_key))
+    if found is None:
+        blob = session.get(Blob, bpmn_sha256)
+        if blob is None:
+            return MatterDeclaration(None, None)
+        if len(_DECLARED) > 1024:
+            _DECLARED.clear()
+        found = _DECLARED[bpmn_sha256, process_key] = declaration(blob.content, process_key)
+    return found
+
+
 def committee_steps(user_tasks: dict | list) -> list[str]:
     """The user tasks that fall to committee level, as "name (element id)"."""
     items = user_tasks.items() if isinstance(user_tasks, dict) else ((t.element_id, t) for t in user_tasks)
@@ -140,8 +156,7 @@ def check_start(session: Session, definition: ProcessDefinition, unit: OrgUnit, 
     steps = committee_steps(definition.user_tasks)
     if not steps:
         return
-    blob = session.get(Blob, definition.bpmn_sha256)
-    declared = declaration(blob.content, definition.key) if blob else MatterDeclaration(None, None)
+    declared = _declared(session, definition.bpmn_sha256, definition.key)
     refusal = declared.refusal(definition.key, steps)
     if refusal:  # deployed before undeclared matters were refused at deployment
         raise RuleBroken(f"{definition.name} cannot start: {refusal}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Connection, Table, exists, insert, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, AuditStream, AuditTombstone, ProcessInstance, utcnow
@@ -90,6 +90,48 @@ def exported_fields(event: dict) -> dict:
 def _normalized(data: dict | None) -> dict:
     # Store exactly what the hash covers: JSON round-trip turns dates and tuples into their JSON form.
     return json.loads(canonical_json(data or {}))
+
+
+_EVENT_COLUMNS = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
+
+
+def insert_events_in_bulk(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """A `before_flush` hook: the events appended since the last flush go in as one executemany.
+
+    The ORM inserts rows with an autoincrement key one statement at a time on SQLite (it must read each
+    key back); nothing reads an event's key, so the events skip the unit of work. They are still added
+    to the session first, so a savepoint rolled back before the flush drops them as it did.
+    """
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    if not pending:
+        return
+    pending.sort(key=lambda e: (e.stream, e.seq))
+    rows = []
+    for event in pending:
+        session.expunge(event)
+        rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
+    insert_rows(session.connection(), AuditEvent.__table__, rows)
+
+
+_RETURNING_INSERTS: dict[str, Any] = {}
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
+    """Insert rows (all with the same keys) in as few round trips as the database allows.
+
+    SQLite runs an executemany in process. On PostgreSQL an executemany takes a round trip per row or
+    pipeline batch, while SQLAlchemy's "insertmanyvalues" sends one multi-row INSERT; it does that for a
+    statement with RETURNING, so the statement returns the first key column (read and dropped).
+    """
+    if not rows:
+        return
+    if len(rows) == 1 or connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows if len(rows) > 1 else rows[0])
+        return
+    statement = _RETURNING_INSERTS.get(table.name)
+    if statement is None:
+        statement = _RETURNING_INSERTS[table.name] = insert(table).returning(table.primary_key.columns[0])
+    connection.execute(statement, rows).all()
 
 
 class AuditLog:

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.audit import insert_events_in_bulk
 from engine.errors import DatabaseFull, DatabaseUnavailable
 
 
@@ -55,7 +56,23 @@ def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str) -> None:
 
 
 def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    event.listen(factory, "before_flush", insert_events_in_bulk)
+    event.listen(factory, "after_commit", _run_after_commit)
+    return factory
+
+
+# session.info key: callables a command queued to run once its transaction committed (not a savepoint's).
+AFTER_COMMIT = "govflow_after_commit"
+
+
+def _run_after_commit(session: Session) -> None:
+    # A listener on the factory, not one per session: listening on a session instance costs more than
+    # most statements. A savepoint's release fires this too: the callbacks wait for the real commit.
+    if session.in_nested_transaction():
+        return
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        callback(session)
 
 
 # What the drivers say when the disk is full (SQLite's SQLITE_FULL, PostgreSQL's class 53100 and ENOSPC),

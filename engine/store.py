@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine.audit import canonical_json
+from engine.audit import canonical_json, insert_rows
 from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
 from engine.spiff import runtime
 from engine.spiff.serialization import (
@@ -58,6 +58,35 @@ class SpecCache:
             self._items.move_to_end(sha256)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
+
+
+class BoundedMap:
+    """A thread-safe map of immutable facts that forgets its oldest entries beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def pop(self, key: Any) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+def _detached_copy(definition: ProcessDefinition) -> ProcessDefinition:
+    # A transient copy belongs to no session: every later session may read it, none will write it.
+    columns = ProcessDefinition.__table__.columns.keys()
+    return ProcessDefinition(**{name: getattr(definition, name) for name in columns})
 
 
 @dataclass
@@ -118,6 +147,19 @@ class InstanceStore:
         self.specs = specs
         self.live = live
         self.script_engine = script_engine
+        # Process definitions are never changed or deleted once deployed (a new version is a new row).
+        self.definitions = BoundedMap(1024)
+
+    def definition(self, session: Session, definition_id: str) -> ProcessDefinition:
+        """A deployed process definition, read once per process; callers must not change it."""
+        found = self.definitions.get(definition_id)
+        if found is None:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise LookupError(f"process definition {definition_id} is missing from the database")
+            found = _detached_copy(row)
+            self.definitions.put(definition_id, found)
+        return found
 
     def spec_for(self, session: Session, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
         return self.specs.get(session, definition.spec_sha256)
@@ -136,8 +178,7 @@ class InstanceStore:
         live = self.live.take(instance.id, instance.lock_version)
         if live is not None:
             return live
-        definition = session.get(ProcessDefinition, instance.definition_id)
-        spec, subprocess_specs = self.spec_for(session, definition)
+        spec, subprocess_specs = self.spec_for(session, self.definition(session, instance.definition_id))
         rows = [
             TaskRow(r.id, r.workflow_id, r.seq, r.state, r.body)
             for r in session.execute(
@@ -156,10 +197,17 @@ class InstanceStore:
     def save(self, session: Session, instance: ProcessInstance, live: LiveWorkflow) -> None:
         """Write the workflow state and the changed task rows; the instance row's version is bumped."""
         changes = collect_changes(live.workflow, live.ledger)
-        session.flush()  # the instance row must exist before its task rows reference it
+        instance.state = workflow_state(live.workflow)
+        instance.variables = _json_safe(runtime.variables_of(live.workflow))
+        instance.next_task_seq = live.ledger.next_seq
+        # One flush for the whole command (the instance row is updated once), before the task rows: they
+        # reference the instance row, and the audit rows go first (tests/test_crash.py stalls between).
+        session.flush()
+        connection = session.connection()
         if changes.inserted:
-            session.execute(
-                insert(WorkflowTask),
+            insert_rows(
+                connection,
+                WorkflowTask.__table__,
                 [
                     {
                         "instance_id": instance.id,
@@ -172,21 +220,35 @@ class InstanceStore:
                     for r in changes.inserted
                 ],
             )
-        for row in changes.updated:
-            session.execute(
-                update(WorkflowTask)
-                .where(WorkflowTask.instance_id == instance.id, WorkflowTask.id == row.id)
-                .values(state=row.state, body=row.body, workflow_id=row.workflow_id)
-            )
+        if changes.updated:
+            # One executemany, not a statement per task.
+            params = [
+                {
+                    "b_instance_id": instance.id,
+                    "b_id": r.id,
+                    "state": r.state,
+                    "body": r.body,
+                    "workflow_id": r.workflow_id,
+                }
+                for r in changes.updated
+            ]
+            connection.execute(_UPDATE_TASK, params if len(params) > 1 else params[0])
         if changes.deleted:
             session.execute(
                 delete(WorkflowTask).where(
                     WorkflowTask.instance_id == instance.id, WorkflowTask.id.in_(changes.deleted)
                 )
             )
-        instance.state = workflow_state(live.workflow)
-        instance.variables = _json_safe(runtime.variables_of(live.workflow))
-        instance.next_task_seq = live.ledger.next_seq
+
+
+_UPDATE_TASK = (
+    update(WorkflowTask.__table__)
+    .where(
+        WorkflowTask.__table__.c.instance_id == bindparam("b_instance_id"),
+        WorkflowTask.__table__.c.id == bindparam("b_id"),
+    )
+    .values(state=bindparam("state"), body=bindparam("body"), workflow_id=bindparam("workflow_id"))
+)
 
 
 def _json_safe(data: dict) -> dict:

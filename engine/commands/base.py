@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,16 +20,31 @@ from engine.errors import (
 )
 from engine.forms_registry import FormRegistry
 from engine.models import (
+    HumanTask,
+    ProcessDefinition,
     ProcessInstance,
 )
 from engine.principal import Principal
 from engine.procedure_scope import script_writes
 from engine.spiff.sandbox import SandboxedScriptEngine
-from engine.store import InstanceStore, LiveCache, SpecCache
+from engine.store import BoundedMap, InstanceStore, LiveCache, SpecCache
 
 OPEN, COMPLETED, CANCELLED = "open", "completed", "cancelled"
 RUNNING, FAILED, SUSPENDED = "running", "failed", "suspended"
 ENDED = {"completed", "cancelled"}
+TASK_INSTANCE_CACHE = 100_000
+
+# Built once: building a statement costs more than running it from SQLAlchemy's compiled cache.
+_LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id"))
+_LOCK_INSTANCE_PG = _LOCK_INSTANCE.with_for_update()
+_TASK_INSTANCE = select(HumanTask.instance_id).where(HumanTask.id == bindparam("id"))
+_LOCK_WITH_TASK = (
+    select(ProcessInstance, HumanTask)
+    .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+    .where(ProcessInstance.id == bindparam("id"), HumanTask.id == bindparam("task_id"))
+)
+# session.info key: rows read for later in the command (the identity map keeps them only while referenced).
+HELD = "govflow_held"
 
 
 class EngineBase:
@@ -55,6 +70,9 @@ class EngineBase:
             memory_limit_mb=self.settings.script_memory_limit,
         )
         self.store = InstanceStore(self.specs, self.live, self.script_engine)
+        # A human task never moves to another instance: which instance a task id belongs to is kept here so
+        # a task command need not open a read transaction before taking the instance's lock.
+        self._task_instances = BoundedMap(TASK_INSTANCE_CACHE)
         self.forms = FormRegistry()
         # Called once for every human task this engine completes, after its commit, whoever called:
         # the REST API, the workspace's pages (one by one or in bulk), the CLI. The API counts them here.
@@ -90,14 +108,40 @@ class EngineBase:
         with _session_scope(self._read_sessions) as session:
             yield session
 
-    def _lock_instance(self, session: Session, instance_id: str) -> ProcessInstance:
-        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-        if self.dialect == "postgresql":
-            query = query.with_for_update()
-        instance = session.execute(query).scalar_one_or_none()
+    def _lock_instance(self, session: Session, instance_id: str, task_id: str | None = None) -> ProcessInstance:
+        """The instance row, locked on PostgreSQL; `task_id`: the task command's task, named if it is gone."""
+        if task_id is not None and self.dialect == "sqlite":
+            # One statement for the instance and its task: the task stays in the session for _open_task.
+            # SQLite only: the write lock taken at BEGIN makes both rows current. On PostgreSQL a join
+            # that waited for the instance's row lock would return the task row as it was before the
+            # wait, and locking the task row too could deadlock with a command that holds the instance.
+            found = session.execute(_LOCK_WITH_TASK, {"id": instance_id, "task_id": task_id}).first()
+            if found is not None:
+                session.info.setdefault(HELD, []).append(found[1])  # the session holds objects weakly
+                return found[0]
+        query = _LOCK_INSTANCE_PG if self.dialect == "postgresql" else _LOCK_INSTANCE
+        instance = session.execute(query, {"id": instance_id}).scalar_one_or_none()
         if instance is None:
+            if task_id is not None:  # the instance was purged with its tasks since the id was cached
+                self._task_instances.pop(task_id)
+                raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
             raise NotFound(f"There is no process instance {instance_id}.", code="no_instance", id=instance_id)
         return instance
+
+    def _task_instance_id(self, task_id: str) -> str:
+        """The instance of a human task (from memory when known: the mapping never changes)."""
+        found = self._task_instances.get(task_id)
+        if found is not None:
+            return found
+        with self.reading() as session:
+            instance_id = session.execute(_TASK_INSTANCE, {"id": task_id}).scalar_one_or_none()
+        if instance_id is None:
+            raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
+        self._task_instances.put(task_id, instance_id)
+        return instance_id
+
+    def _definition(self, session: Session, definition_id: str) -> ProcessDefinition:
+        return self.store.definition(session, definition_id)
 
     def principal(self, username: str) -> Principal:
         with self.reading() as session:

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine import deployments, org, paging, reach, views, waits
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
+from engine.db import AFTER_COMMIT
 from engine.errors import (
     Conflict,
     NotAllowed,
@@ -34,6 +35,18 @@ from engine.principal import Principal
 from engine.roles import ADMIN, LANE_ROLES, role_of_lane
 from engine.spiff import runtime, starts
 from engine.store import LiveWorkflow
+
+# session.info key: instance id -> its open human task rows as the last projection left them.
+OPEN_TASKS = "govflow_open_tasks"
+
+# Built once (building a statement costs more than running it from the compiled cache).
+_OPEN_OR_READY = select(HumanTask).where(
+    or_(
+        and_(HumanTask.instance_id == bindparam("instance_id"), HumanTask.status == OPEN),
+        HumanTask.id.in_(bindparam("ready", expanding=True)),
+    )
+)
+_UNITS = select(OrgUnit).where(OrgUnit.code.in_(bindparam("codes", expanding=True)))
 
 LIFECYCLE_ACTIONS = {
     "suspend": "instance_suspended",
@@ -60,7 +73,8 @@ class InstanceCommands(EngineBase):
             unit = org.get_unit(session, org_code)
             actor = self._starter(session, by, unit)
             instance = self._create_instance(session, definition, unit, actor, by.username, business_key, variables)
-            return self._instance_view(session, instance)
+            # Incidents are jobs the worker gave up on: a case started in this transaction has none.
+            return self._instance_view(session, instance, incidents=[])
 
     def _create_instance(
         self,
@@ -99,7 +113,7 @@ class InstanceCommands(EngineBase):
             audit_head="",
         )
         session.add(instance)
-        session.flush()  # rows that reference the instance are written by later flushes
+        session.flush()  # rows referencing the instance come in later flushes (no relationship orders them)
         live = self.store.new(session, definition)
         live.waits = waits.NOTHING_WRITTEN
         start_vars = dict(variables or {})
@@ -177,7 +191,7 @@ class InstanceCommands(EngineBase):
             live.lock_version = instance.lock_version
             self.live.keep(instance_id, live)
 
-        event.listen(session, "after_commit", keep, once=True)
+        session.info.setdefault(AFTER_COMMIT, []).append(keep)
 
     def _bump_cached_version(self, session: Session, instance: ProcessInstance) -> None:
         """A command that did not touch the workflow keeps its cached copy valid at the new version."""
@@ -187,7 +201,7 @@ class InstanceCommands(EngineBase):
         def bump(_session: Session) -> None:
             self.live.bump(instance_id, before, instance.lock_version)
 
-        event.listen(session, "after_commit", bump, once=True)
+        session.info.setdefault(AFTER_COMMIT, []).append(bump)
 
     def _sync_human_tasks(
         self,
@@ -197,20 +211,30 @@ class InstanceCommands(EngineBase):
         definition: ProcessDefinition,
         audit: AuditLog,
     ) -> None:
-        session.flush()  # the task this command completed must not read back as open
-        open_rows = {
-            t.id: t
-            for t in session.execute(
-                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
-            ).scalars()
-        }
+        """Open a row for each user task that became ready, cancel the rows of those that are no more.
+
+        The open rows are read without flushing first: what this command changed in memory (the task it
+        completed, rows it added) is taken from the session, so the instance row is written once, at the
+        end of the command. `session.info[OPEN_TASKS][instance id]` keeps the open rows for the reply.
+        """
         ready = runtime.ready_user_tasks(live.workflow)
         ready_ids = {t.id for t in ready}
+        # One read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
+        rows = {
+            t.id: t
+            for t in session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)}).scalars()
+        }
+        deleted = session.deleted
+        for held in [*session.identity_map.values(), *session.new]:
+            if isinstance(held, HumanTask) and held.instance_id == instance.id and held not in deleted:
+                rows.setdefault(held.id, held)
+        # In memory the session's changes are already applied: a row's status there is the truth.
+        open_rows = {t.id: t for t in rows.values() if t.status == OPEN and t.instance_id == instance.id}
         unit = None
         for task in ready:
             if task.id in open_rows:
                 continue
-            earlier = session.get(HumanTask, task.id)
+            earlier = rows.get(task.id)
             if earlier is not None:
                 # Returned or withdrawn to: SpiffWorkflow reuses the task's id, so the row opens again,
                 # straight with the official who completed it before while they still hold its role.
@@ -246,7 +270,13 @@ class InstanceCommands(EngineBase):
                         "assignee": earlier.assignee,
                     },
                 )
+                open_rows[task.id] = earlier
                 continue
+            if unit is None:
+                # The units on the instance's path, in one read: the walks below find them in the session.
+                codes = [code for code in instance.org_path.split("/") if code]
+                # The session holds loaded objects weakly: keep them until the walks are done.
+                _path_units = session.execute(_UNITS, {"codes": codes}).scalars().all()
             unit = unit or org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
@@ -272,6 +302,8 @@ class InstanceCommands(EngineBase):
                 created_at=utcnow(),
             )
             session.add(row)
+            open_rows[row.id] = row
+            self._task_instances.put(row.id, instance.id)
             audit.append_instance(
                 instance,
                 ENGINE_ACTOR,
@@ -285,22 +317,37 @@ class InstanceCommands(EngineBase):
                     "why": candidate.why,
                 },
             )
-        for task_id, row in open_rows.items():
+        for task_id, row in list(open_rows.items()):
             if task_id not in ready_ids:
                 row.status = CANCELLED
+                del open_rows[task_id]
                 audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
+        session.info.setdefault(OPEN_TASKS, {})[instance.id] = list(open_rows.values())
 
-    def _instance_view(self, session: Session, instance: ProcessInstance) -> dict:
-        tasks = session.execute(
-            select(HumanTask)
-            .where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
-            .order_by(HumanTask.created_at)
-        ).scalars()
+    def _open_tasks(self, session: Session, instance: ProcessInstance) -> list[HumanTask]:
+        """The instance's open human tasks in creation order: as this command's projection left them, else read."""
+        known = session.info.get(OPEN_TASKS, {}).get(instance.id)
+        if known is not None:
+            return sorted(known, key=lambda t: t.created_at)
         session.flush()
-        incidents = session.execute(
-            select(Job).where(Job.instance_id == instance.id, Job.status == waits.INCIDENT).order_by(Job.due_at)
-        ).scalars()
-        return views.instance_detail(instance, list(tasks), list(incidents))
+        return list(
+            session.execute(
+                select(HumanTask)
+                .where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
+                .order_by(HumanTask.created_at)
+            ).scalars()
+        )
+
+    def _instance_view(self, session: Session, instance: ProcessInstance, incidents: list[Job] | None = None) -> dict:
+        tasks = self._open_tasks(session, instance)
+        session.flush()
+        if incidents is None:
+            incidents = list(
+                session.execute(
+                    select(Job).where(Job.instance_id == instance.id, Job.status == waits.INCIDENT).order_by(Job.due_at)
+                ).scalars()
+            )
+        return views.instance_detail(instance, list(tasks), incidents)
 
     def get_instance(self, instance_id: str, by: Principal | None = None) -> dict:
         by = by or Principal.system()
@@ -380,7 +427,7 @@ class InstanceCommands(EngineBase):
                 instance.status = RUNNING
                 instance.error = None
                 audit.append_instance(instance, actor, "instance_retried", data={"elements": retried} | data)
-                definition = session.get(ProcessDefinition, instance.definition_id)
+                definition = self._definition(session, instance.definition_id)
                 self._advance(session, instance, live, definition, audit)
                 return self._instance_view(session, instance)
             instance.updated_at = utcnow()

@@ -23,7 +23,7 @@ from engine.commands.base import RUNNING
 from engine.commands.messages import MessageCommands
 from engine.commands.start_timers import StartTimerCommands
 from engine.errors import Conflict, GovflowError, NotAllowed, NotFound
-from engine.models import Job, ProcessDefinition, ProcessInstance, utcnow
+from engine.models import Job, ProcessInstance, utcnow
 from engine.principal import Principal
 from engine.roles import ADMIN
 from engine.spiff import timer_events
@@ -312,7 +312,7 @@ class JobCommands(MessageCommands, StartTimerCommands, AuditCommands):
                 timer_events.due_at_last(live.workflow, row.id)
             if variables:  # an admin's fixes, for the steps after the timer
                 timer_events.fire_with_data(live.workflow, row.id, variables)
-            definition = session.get(ProcessDefinition, instance.definition_id)
+            definition = self._definition(session, instance.definition_id)
             self._advance(session, instance, live, definition, audit)
             if instance.status == "failed":  # roll the whole run back; the failure is recorded instead
                 error = instance.error or {}

@@ -166,7 +166,7 @@ class MessageCommands(InstanceCommands):
         audit.append_instance(
             instance, actor, "message_received", caught[0], {"name": name, "payload": payload} | extra
         )
-        definition = session.get(ProcessDefinition, instance.definition_id)
+        definition = self._definition(session, instance.definition_id)
         self._advance(session, instance, live, definition, audit)
 
     def _deliver_thrown(self, session: Session, row: Job) -> str:

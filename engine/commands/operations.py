@@ -123,7 +123,7 @@ class TaskOperations(TaskCommands):
             actor = self._authorize_task(by, task)
             self._check_instance_active(instance)
             _require_in_hand(task, by, overrule=False)
-            definition = session.get(ProcessDefinition, instance.definition_id)
+            definition = self._definition(session, instance.definition_id)
             live = self.store.load(session, instance)
             target = _return_target(session, definition, live, task, to_element)
             audit = AuditLog(session)
@@ -198,7 +198,7 @@ class TaskOperations(TaskCommands):
             )
             self._note(session, instance, task, actor, "withdraw", reason)
             runtime.reset_to(live.workflow, task.id)
-            definition = session.get(ProcessDefinition, instance.definition_id)
+            definition = self._definition(session, instance.definition_id)
             self._advance(session, instance, live, definition, audit)
             return self._moved_on(session, instance)
 
@@ -209,7 +209,7 @@ class TaskOperations(TaskCommands):
         """One command on a task's instance: its lock, one transaction, the instance row locked."""
         instance_id = self._task_instance_id(task_id)
         with self.live.instance_lock(instance_id), self.transaction() as session:
-            yield session, self._lock_instance(session, instance_id)
+            yield session, self._lock_instance(session, instance_id, task_id)
 
     def _task(self, session: Session, task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)

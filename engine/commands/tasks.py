@@ -37,13 +37,6 @@ DELEGATION_PENDING, DELEGATION_RESOLVED = "pending", "resolved"
 
 
 class TaskCommands(InstanceCommands):
-    def _task_instance_id(self, task_id: str) -> str:
-        with self.reading() as session:
-            task = session.get(HumanTask, task_id)
-            if task is None:
-                raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
-            return task.instance_id
-
     def _open_task(self, session: Session, task_id: str) -> HumanTask:
         task = session.get(HumanTask, task_id)
         if task is None:
@@ -106,7 +99,7 @@ class TaskCommands(InstanceCommands):
     def _assign(self, task_id: str, by: Principal, claim: bool) -> dict:
         instance_id = self._task_instance_id(task_id)
         with self.live.instance_lock(instance_id), self.transaction() as session:
-            instance = self._lock_instance(session, instance_id)
+            instance = self._lock_instance(session, instance_id, task_id)
             task = self._open_task(session, task_id)
             actor = self._authorize_task(by, task)
             self._check_instance_active(instance)
@@ -166,7 +159,7 @@ class TaskCommands(InstanceCommands):
             raise RuleBroken("The task data must be a JSON object.", code="data_not_object")
         instance_id = self._task_instance_id(task_id)
         with self.live.instance_lock(instance_id), self.transaction() as session:
-            instance = self._lock_instance(session, instance_id)
+            instance = self._lock_instance(session, instance_id, task_id)
             task = self._open_task(session, task_id)
             try:
                 actor = self._authorize_task(by, task)
@@ -209,7 +202,7 @@ class TaskCommands(InstanceCommands):
                     task=task.name,
                     assignee=task.assignee,
                 )
-            definition = session.get(ProcessDefinition, instance.definition_id)
+            definition = self._definition(session, instance.definition_id)
             audit = AuditLog(session)
             if task.delegation == DELEGATION_PENDING:
                 # The delegate's work is a draft: kept on the task, not run; the owner confirms it.
@@ -243,12 +236,9 @@ class TaskCommands(InstanceCommands):
                 instance, actor, "task_completed", task.element_id, {"task_id": task.id, "data": values}
             )
             self._advance(session, instance, live, definition, audit)
-            next_tasks = session.execute(
-                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == OPEN)
-            ).scalars()
             return {
                 "instance": {"id": instance.id, "status": instance.status, "error": instance.error},
-                "next_tasks": [views.task_summary(t) for t in next_tasks],
+                "next_tasks": [views.task_summary(t) for t in self._open_tasks(session, instance)],
             }
 
     def _validate_form(self, session: Session, definition: ProcessDefinition, task: HumanTask, data: dict) -> dict:
@@ -271,7 +261,7 @@ class TaskCommands(InstanceCommands):
                 raise NotFound(f"There is no task {task_id}.", code="no_task", id=task_id)
             instance = session.get(ProcessInstance, task.instance_id)
             self._require_reach(session, by, task.org_path or instance.org_path)
-            definition = session.get(ProcessDefinition, instance.definition_id)
+            definition = self._definition(session, instance.definition_id)
             form = None
             data: dict[str, Any] = {}
             if task.form_key and task.form_key in definition.forms:

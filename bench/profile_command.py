@@ -1,0 +1,113 @@
+"""Profile govflow's commands: N instances started and completed (4 commands each) on a SQLite file.
+
+Prints the top entries by cumulative and by own time, and the mean cost of one command, so each change
+to the hot path can be checked against where the time actually goes.
+
+Usage: python bench/profile_command.py [--instances N] [--top K] [--postgres] [--loop ROUNDS]
+  --loop ROUNDS  profile completions on one loop instance that already has ROUNDS rounds instead
+  --no-profile   measure wall and CPU time per command without the profiler
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.util
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+# bench/engine.py by its path: the name `engine` is the govflow package.
+_spec = importlib.util.spec_from_file_location("bench_engine", Path(__file__).resolve().parent / "engine.py")
+bench_engine = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_engine)
+govflow_run, pg_database, prepared_engine = (
+    bench_engine.govflow_run,
+    bench_engine.pg_database,
+    bench_engine.prepared_engine,
+)
+
+
+class Measured:
+    """Wall and CPU seconds of a block, profiled or not."""
+
+    def __init__(self, profile: bool) -> None:
+        self.profiler = cProfile.Profile() if profile else None
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> Measured:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        if self.profiler:
+            self.profiler.enable()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.profiler:
+            self.profiler.disable()
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
+def loop_run(engine: object, rounds: int, samples: int, measured: Measured) -> None:
+    wang = engine.principal("wang")
+    instance = engine.start("bench_loop", "qiaoyi", by=wang)
+    task_id = instance["tasks"][0]["id"]
+    for _ in range(rounds):
+        task_id = engine.complete(task_id, wang, {"more": True})["next_tasks"][0]["id"]
+    with measured:
+        for _ in range(samples):
+            task_id = engine.complete(task_id, wang, {"more": True})["next_tasks"][0]["id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--loop", type=int, default=0)
+    parser.add_argument("--no-profile", action="store_true", help="only the wall and CPU time per command")
+    parser.add_argument("--out", help="also dump the raw profile here (for snakeviz and the like)")
+    args = parser.parse_args()
+
+    drop = None
+    tmp = tempfile.TemporaryDirectory()
+    if args.postgres:
+        url, drop = pg_database()
+    else:
+        url = f"sqlite:///{Path(tmp.name) / 'profile.db'}"
+    engine = prepared_engine(url)
+    measured = Measured(profile=not args.no_profile)
+    try:
+        govflow_run(engine, 10)  # warm-up: spec and form caches, statement cache
+        if args.loop:
+            loop_run(engine, args.loop, args.instances, measured)
+            commands = args.instances
+        else:
+            with measured:
+                govflow_run(engine, args.instances)
+            commands = args.instances * 4
+    finally:
+        engine.close()
+        if drop:
+            drop()
+        tmp.cleanup()
+
+    load = os.getloadavg()
+    under = "without" if args.no_profile else "under"
+    print(
+        f"{commands} commands {under} the profiler: wall {measured.wall / commands * 1000:.2f} ms, "
+        f"CPU {measured.cpu / commands * 1000:.2f} ms per command"
+    )
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if measured.profiler is None:
+        return
+    stats = pstats.Stats(measured.profiler)
+    if args.out:
+        stats.dump_stats(args.out)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
