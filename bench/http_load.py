@@ -46,7 +46,11 @@ def _client(
 
 
 def drive(
-    port: int, clients: int, seconds: float, username: str = "wang", password: str = "bench-password",
+    port: int,
+    clients: int,
+    seconds: float,
+    username: str = "wang",
+    password: str = "bench-password",
     org_unit: str = "qiaoyi",
 ) -> dict:
     """Instances completed per second over `seconds` by `clients` client processes, and the errors seen."""
