@@ -363,8 +363,16 @@ def sqlite_url(sizes: Sizes) -> str:
 
 
 def postgres_url(admin_url: str, sizes: Sizes) -> str:
-    digest = hashlib.sha256(f"{schema_head()}/{sizes.key()}".encode()).hexdigest()[:10]
-    return make_url(normalize_url(admin_url)).set(database=f"govflow_city_{digest}").render_as_string(False)
+    return make_url(normalize_url(admin_url)).set(database=_pg_name(sizes, schema_head())).render_as_string(False)
+
+
+def _pg_name(sizes: Sizes, head: str) -> str:
+    """govflow_city_<sizes>_<schema head>, each hashed short: PostgreSQL names stop at 63 bytes."""
+    return f"{_pg_prefix(sizes)}{hashlib.sha256(head.encode()).hexdigest()[:8]}"
+
+
+def _pg_prefix(sizes: Sizes) -> str:
+    return f"govflow_city_{hashlib.sha256(sizes.key().encode()).hexdigest()[:8]}_"
 
 
 def ensure(kind: str, sizes: Sizes, admin_url: str | None = None, quiet: bool = False) -> City:
@@ -375,7 +383,7 @@ def ensure(kind: str, sizes: Sizes, admin_url: str | None = None, quiet: bool = 
         if _finished(url, sizes):
             return city_for(url, sizes)
         path = Path(url.removeprefix("sqlite:///"))
-        for stale in DATA.glob("city-*.db*"):  # other heads or sizes: one cached database at a time
+        for stale in DATA.glob(f"city-*-{sizes.key()}.db*"):  # these sizes under an older schema head
             stale.unlink()
         for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             leftover.unlink(missing_ok=True)
@@ -387,8 +395,10 @@ def ensure(kind: str, sizes: Sizes, admin_url: str | None = None, quiet: bool = 
     name = make_url(url).database
     admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        stale = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'govflow_city_%'")).scalars()
-        for old in list(stale):
+        # these sizes under an older schema head (or a build that did not finish): dropped
+        prefix = _pg_prefix(sizes)
+        stale = conn.execute(text("SELECT datname FROM pg_database WHERE starts_with(datname, :p)"), {"p": prefix})
+        for old in list(stale.scalars()):
             conn.execute(text(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
