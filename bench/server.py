@@ -104,8 +104,14 @@ class Client:
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         payload = None if body is None else json.dumps(body).encode()
-        self.conn.request(method, "/api/v1" + path, body=payload, headers=self.headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, "/api/v1" + path, body=payload, headers=self.headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # the server closes a keep-alive connection idle past its keepalive: open a new one, once
+            self.conn.close()
+            self.conn.request(method, "/api/v1" + path, body=payload, headers=self.headers)
+            response = self.conn.getresponse()
         data = response.read()
         return response.status, (json.loads(data) if data else {})
 

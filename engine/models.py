@@ -163,7 +163,9 @@ class ProcessInstance(Base):
     __tablename__ = "process_instance"
     __table_args__ = (
         Index("ix_process_instance_key_status", "process_key", "status"),
-        Index("ix_process_instance_started", "started_at"),
+        # the instance search's order (newest first, id breaking ties), alone and within a status (0010)
+        Index("ix_process_instance_started", "started_at", "id"),
+        Index("ix_process_instance_status_started", "status", "started_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     definition_id: Mapped[str] = mapped_column(ForeignKey("process_definition.id"), index=True)
