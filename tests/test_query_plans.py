@@ -180,3 +180,19 @@ def test_each_candidate_lane_carries_its_own_unclaimed_condition(busy: Engine) -
     for lane in lanes:
         assert "human_task.assignee IS NULL" in str(lane), str(lane)
         assert "human_task.org_code" in str(lane), str(lane)
+
+
+def test_a_business_key_prefix_finds_the_same_cases_with_its_index_range(busy: Engine) -> None:
+    """On SQLite the prefix is also a range [prefix, prefix with its last character raised); the cases
+    found are the LIKE's, up to the last character below the surrogates (raised to U+E000)."""
+    edge = busy.start("petition_review", "qiaoyi", by=who(busy, "wang"), business_key="YT-\ud7ff-9")
+    auditor = who(busy, "auditor")
+
+    def keys(q: str) -> list[str]:
+        return sorted(i["business_key"] for i in busy.list_instances(auditor, q=q)["items"])
+
+    assert keys("YT-2026") == ["YT-2026-0", "YT-2026-1", "YT-2026-2"]
+    assert keys("YT-2026-1") == ["YT-2026-1"]
+    assert keys("YT-\ud7ff") == ["YT-\ud7ff-9"]
+    assert keys("YT-_026") == [] and keys("YT-%") == []
+    assert keys(edge["id"]) == ["YT-\ud7ff-9"]

@@ -89,7 +89,10 @@ def _prefix(column: InstrumentedAttribute, text: str, dialect: str) -> ColumnEle
     starts = column.startswith(text, autoescape=True)
     if dialect != "sqlite" or not text or ord(text[-1]) >= 0x10FFFF:
         return starts
-    return and_(column >= text, column < text[:-1] + chr(ord(text[-1]) + 1), starts)
+    after = ord(text[-1]) + 1
+    if 0xD800 <= after <= 0xDFFF:  # no text holds a lone surrogate: the next character is U+E000
+        after = 0xE000
+    return and_(column >= text, column < text[:-1] + chr(after), starts)
 
 
 class Queries(EngineBase):
