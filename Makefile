@@ -9,7 +9,7 @@ export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test test-fast load bench bench-timers lint format postgres browser clean
+.PHONY: run test test-fast load bench bench-engine bench-timers lint format postgres browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
@@ -52,10 +52,13 @@ test-fast: $(STAMP)
 load: $(STAMP) postgres
 	GOVFLOW_LOAD_SECONDS=60 $(BIN)/pytest -q -s -m load tests/test_load.py
 
-## bench: the engine benchmark (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL) and the timer one
+## bench: every figure of issue 9 in one table (bench/run.py; bench/results.json); BENCH_ARGS=--smoke for a quick check
 bench: $(STAMP) postgres
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## bench-engine: the engine benchmark alone (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL)
+bench-engine: $(STAMP) postgres
 	$(BIN)/python bench/engine.py
-	$(BIN)/python bench/timers.py
 
 ## bench-timers: due jobs per second with 1 and 2 workers on PostgreSQL, and the delay to firing
 bench-timers: $(STAMP) postgres

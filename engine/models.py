@@ -163,14 +163,18 @@ class ProcessInstance(Base):
     __tablename__ = "process_instance"
     __table_args__ = (
         Index("ix_process_instance_key_status", "process_key", "status"),
-        Index("ix_process_instance_started", "started_at"),
+        # the instance search's order (newest first, id breaking ties), alone and within a status (0010)
+        Index("ix_process_instance_started", "started_at", "id"),
+        Index("ix_process_instance_status_started", "status", "started_at", "id"),
+        # the search's business-key prefix is LIKE 'prefix%': PostgreSQL needs pattern ops for it (0010)
+        Index("ix_process_instance_business_key", "business_key", postgresql_ops={"business_key": "text_pattern_ops"}),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     definition_id: Mapped[str] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(100))
     process_version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(200))
     org_code: Mapped[str] = mapped_column(ForeignKey("org_unit.code"), index=True)
     org_path: Mapped[str] = mapped_column(String(600), default="", server_default="", index=True)
     started_by: Mapped[str] = mapped_column(String(64))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from engine import case_file, deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
@@ -65,18 +65,34 @@ def _reads_everything(by: Principal) -> bool:
 
 
 def _candidate_tasks(by: Principal) -> ColumnElement[bool]:
-    """Tasks nobody has claimed whose lane role the caller holds at the task's org unit."""
+    """Tasks nobody has claimed whose lane role the caller holds at the task's org unit.
+
+    Each lane is its own conjunction with `assignee IS NULL` in it, so a database can answer every one from
+    the candidate index (status, role, org_code, ...) and none from all the unclaimed tasks of the city."""
+    unclaimed = HumanTask.assignee.is_(None)
     lanes = [
-        and_(HumanTask.role == h.role, HumanTask.org_code == h.org_code)
+        and_(unclaimed, HumanTask.role == h.role, HumanTask.org_code == h.org_code)
         for h in by.person.holdings
         if h.role in LANE_ROLES
     ]
     units = sorted({h.org_code for h in by.person.holdings if h.role in LANE_ROLES})
     if units:  # a step in no lane with a known role: any official of its unit
-        lanes.append(and_(HumanTask.role.is_(None), HumanTask.org_code.in_(units)))
+        lanes.append(and_(unclaimed, HumanTask.role.is_(None), HumanTask.org_code.in_(units)))
     if not lanes:
         return false()
-    return and_(HumanTask.assignee.is_(None), or_(*lanes))
+    return or_(*lanes)
+
+
+def _prefix(column: InstrumentedAttribute, text: str, dialect: str) -> ColumnElement[bool]:
+    """The column starts with `text`. SQLite's LIKE ignores ASCII case, so no index serves it: there the
+    prefix is also a range on the column (binary order), which its index answers; LIKE still decides."""
+    starts = column.startswith(text, autoescape=True)
+    if dialect != "sqlite" or not text or ord(text[-1]) >= 0x10FFFF:
+        return starts
+    after = ord(text[-1]) + 1
+    if 0xD800 <= after <= 0xDFFF:  # no text holds a lone surrogate: the next character is U+E000
+        after = 0xE000
+    return and_(column >= text, column < text[:-1] + chr(after), starts)
 
 
 class Queries(EngineBase):
@@ -89,6 +105,23 @@ class Queries(EngineBase):
         codes = {h.org_code for h in by.person.holdings if h.role in READERS_OF_EVERYTHING}
         roots = select(OrgUnit.code).where(OrgUnit.code.in_(codes), OrgUnit.parent_code.is_(None))
         return bool(codes) and session.execute(roots.limit(1)).first() is not None
+
+    def _reach_clause(
+        self, session: Session, by: Principal, column: InstrumentedAttribute, whole_tree: bool = True
+    ) -> ColumnElement[bool]:
+        """The caller's reach on an org path column; nothing at all (true) when it takes in every root of
+        the org tree, e.g. a city auditor's: a range over every row only misleads the planner. With
+        `whole_tree` False the range stays (filters that correlate a subquery, whose plans were built on it
+        and are not yet measured at city scale)."""
+        if by.is_system:
+            return true()
+        paths = reach.reach_paths(session, by)
+        if not whole_tree:
+            return reach.within(column, paths)
+        roots = session.execute(select(OrgUnit.path).where(OrgUnit.parent_code.is_(None))).scalars().all()
+        if paths and roots and all(any(root.startswith(p) for p in paths) for root in roots):
+            return true()
+        return reach.within(column, paths)
 
     def _readable_instance(self, session: Session, instance_id: str, by: Principal) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
@@ -218,8 +251,8 @@ class Queries(EngineBase):
             query = select(ProcessInstance).options(
                 defer(ProcessInstance.state), defer(ProcessInstance.variables), defer(ProcessInstance.error)
             )
-            if not by.is_system:
-                query = query.where(reach.within(ProcessInstance.org_path, reach.reach_paths(session, by)))
+            correlated = bool(actor) or missed_deadline is not None
+            query = query.where(self._reach_clause(session, by, ProcessInstance.org_path, whole_tree=not correlated))
             if process_key:
                 query = query.where(ProcessInstance.process_key == process_key)
             if status:
@@ -229,7 +262,7 @@ class Queries(EngineBase):
             if q and q.strip():
                 text = q.strip()
                 query = query.where(
-                    or_(ProcessInstance.business_key.startswith(text, autoescape=True), ProcessInstance.id == text)
+                    or_(_prefix(ProcessInstance.business_key, text, self.dialect), ProcessInstance.id == text)
                 )
             if started_from is not None:
                 query = query.where(ProcessInstance.started_at >= started_from)

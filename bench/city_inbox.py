@@ -1,0 +1,120 @@
+"""The inbox at city scale over HTTP: an official's first inbox page and an auditor's filtered instance
+search against `govflow serve --workers 2` on the city database (bench/city_data.py), p99 of sequential
+requests from one keep-alive client, on SQLite and PostgreSQL. The baseline is the p99 of `GET /me` on the
+same server in the same run: what any signed-in request costs, without a list to read.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench import city_data
+from bench.report import Row, load_average
+from bench.server import Client, serving
+
+PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def auditor_searches(city: city_data.City) -> list[str]:
+    """The filters an auditor's search page sends, over the whole city: each a first page."""
+    anchor = city_data.ANCHOR
+
+    def at(days: int) -> str:
+        return (anchor - timedelta(days=days)).isoformat()
+
+    searches = []
+    for n in range(len(city.subdistricts)):
+        sub = city.subdistricts[n]
+        dist = city.districts[n % len(city.districts)]
+        searches += [
+            {"status": "running"},
+            {"org_unit": sub, "status": "completed"},
+            {"org_unit": dist, "started_from": at(200 + n % 100), "started_to": at(170 + n % 100)},
+            {"process_key": city_data.PROCESS, "status": "running", "org_unit": sub},
+            {"q": f"C-{(n * 7919) % max(1, city.sizes.tasks // 3):07d}"[:6]},
+            {"started_from": at(30 + n % 300), "started_to": at(29 + n % 300)},
+        ]
+    return ["/process-instances?" + urlencode(s) for s in searches]
+
+
+def _timed(calls: list[tuple[Client, str]], requests: int) -> list[float]:
+    samples = []
+    for i in range(requests):
+        client, path = calls[i % len(calls)]
+        t0 = time.perf_counter()
+        status, body = client.call("GET", path)
+        samples.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body}")
+    return samples
+
+
+def measure_one(kind: str, sizes: city_data.Sizes, requests: int, log: Callable[[str], None]) -> list[Row]:
+    t0 = time.monotonic()
+    city = city_data.ensure(kind, sizes, PG_URL)
+    log(f"city database on {kind}: ready in {time.monotonic() - t0:.0f} s")
+    label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    with tempfile.TemporaryDirectory() as tmp, serving(city.url, Path(tmp) / "serve.log", workers=2) as server:
+        officials = []
+        for username in city.officials[:8]:
+            client = Client(server.port)
+            client.sign_in(username, city_data.PASSWORD)
+            officials.append(client)
+        auditor = Client(server.port)
+        auditor.sign_in(city.auditor, city_data.PASSWORD)
+        inbox = [(c, "/tasks?scope=all") for c in officials] + [(c, "/tasks") for c in officials]
+        searches = [(auditor, path) for path in auditor_searches(city)]
+        me = [(c, "/me") for c in officials]
+        for calls in (inbox, searches, me):  # warm-up: every worker, every statement once
+            _timed(calls, min(len(calls), 4 * requests // 10) or 1)
+        baseline = _timed(me, requests)
+        inbox_ms = _timed(inbox, requests)
+        search_ms = _timed(searches, requests)
+        load = load_average()
+        for c in [*officials, auditor]:
+            c.close()
+    log(
+        f"{label}: /me p99 {p99(baseline):.1f} ms; inbox p50 {statistics.median(inbox_ms):.1f} p99 "
+        f"{p99(inbox_ms):.1f} ms; search p50 {statistics.median(search_ms):.1f} p99 {p99(search_ms):.1f} ms"
+    )
+    scale = f"{sizes.tasks:,} tasks ({sizes.open_tasks:,} open), {sizes.committees:,} committees"
+    return [
+        Row(
+            f"official's first inbox page p99, {label}",
+            p99(inbox_ms),
+            "ms",
+            p99(baseline),
+            "value <= 50",
+            f"{requests} requests, 8 committee officials, scope all and mine; {scale}; "
+            f"median {statistics.median(inbox_ms):.1f} ms; baseline: GET /me p99; load {load}",
+        ),
+        Row(
+            f"auditor's filtered instance search p99, {label}",
+            p99(search_ms),
+            "ms",
+            p99(baseline),
+            "value <= 200",
+            f"{requests} requests, city auditor, 6 filter sets; median {statistics.median(search_ms):.1f} ms; "
+            f"baseline: GET /me p99; load {load}",
+        ),
+    ]
+
+
+def measure(args, log: Callable[[str], None]) -> list[Row]:  # noqa: ANN001 - bench/run.py's namespace
+    sizes = city_data.Sizes(args.tasks, args.open_tasks, args.committees, args.subdistricts)
+    rows = measure_one("sqlite", sizes, args.requests, log)
+    if not args.skip_postgres:
+        rows += measure_one("postgresql", sizes, args.requests, log)
+    return rows

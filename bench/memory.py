@@ -1,0 +1,103 @@
+"""Memory: one process holding 10,000 cached live workflows (GOVFLOW_LIVE_CACHE_SIZE=10000).
+
+A child process builds the engine from the environment as `govflow serve` does, on a SQLite file with the
+bench deliberation deployed, and starts instances (each waits at its first user task, its live workflow
+kept in the cache). It reports its resident set size empty, once the cache is full, and twice more as
+instances go on past the cache's size (a tenth of it, then a fifth): a bounded cache drops the oldest, so
+between those two the RSS stays flat. (Between "full" and the first of them the allocator takes one more
+step as evictions begin; the first run showed +4%, then nothing.)
+
+    python -m bench.memory --child URL CACHED EXTRA    (what the parent runs)
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.report import Row, load_average
+from bench.server import ROOT, rss_kib
+
+
+def child(url: str, cached: int, extra: int) -> None:
+    from engine import Engine
+    from engine.config import Settings
+
+    engine = Engine(Settings.from_env(database_url=url))
+    wang = engine.principal("wang")
+    engine.start("bench_deliberation", "qiaoyi", by=wang, business_key="warm-up")  # spec parsed, pools open
+    gc.collect()
+
+    def report(stage: str, started: int) -> None:
+        gc.collect()
+        line = {"stage": stage, "started": started, "cached": len(engine.live._items), "rss_kib": rss_kib(os.getpid())}
+        print(json.dumps(line), flush=True)
+
+    report("empty", 0)
+    started = 0
+    for target, stage in ((cached, "full"), (cached + extra // 2, "past"), (cached + extra, "beyond")):
+        while started < target:
+            engine.start("bench_deliberation", "qiaoyi", by=wang, business_key=f"M-{started}")
+            started += 1
+        report(stage, started)
+    engine.close()
+
+
+def measure(args, log: Callable[[str], None]) -> list[Row]:  # noqa: ANN001 - bench/run.py's namespace
+    from bench import engine as eb
+
+    cached = args.cached
+    extra = max(1, cached // 5)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'memory.db'}"
+        eb.prepared_engine(url).close()
+        env = os.environ | {
+            "GOVFLOW_LIVE_CACHE_SIZE": str(cached),
+            "GOVFLOW_SQLITE_SYNCHRONOUS": "NORMAL",  # the disk is not what this part measures
+            "PYTHONPATH": str(ROOT),
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.memory", "--child", url, str(cached), str(extra)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    stages = {line["stage"]: line for line in map(json.loads, out.splitlines())}
+    empty, full, past, beyond = (stages[s] for s in ("empty", "full", "past", "beyond"))
+    mib = {k: v["rss_kib"] / 1024 for k, v in stages.items()}
+    log(f"memory: {stages}")
+    load = load_average()
+    per_workflow = (full["rss_kib"] - empty["rss_kib"]) / max(1, full["cached"])
+    return [
+        Row(
+            f"RSS with {full['cached']:,} cached live workflows",
+            mib["full"],
+            "MiB",
+            mib["empty"],
+            "value < 1024",
+            f"one engine process, GOVFLOW_LIVE_CACHE_SIZE={cached}; baseline: the same process before any "
+            f"instance; {per_workflow:.1f} KiB a workflow; load {load}",
+        ),
+        Row(
+            f"RSS flat past a full cache of {cached:,}",
+            mib["beyond"],
+            "MiB",
+            mib["past"],
+            "ratio <= 1.05",
+            f"RSS after {beyond['started']:,} instances vs after {past['started']:,}, still {beyond['cached']:,} "
+            f"cached; at {full['started']:,} (cache just full) {mib['full']:.0f} MiB",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

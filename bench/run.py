@@ -1,0 +1,218 @@
+"""`make bench`: every benchmark of issue 9 in one run, one table, bench/results.json.
+
+Parts (each can run alone with --only; --smoke shrinks every size for a quick check):
+- engine:   throughput in-process on a SQLite file (WAL) and on PostgreSQL vs in-memory SpiffWorkflow,
+            and the cost of one command after 1,000 vs 10 loop rounds (bench/engine.py's functions);
+- http:     a real `govflow serve --workers 2` on a SQLite file, keep-alive client processes;
+- scaleout: 1 vs 2 API processes on PostgreSQL under the same client load;
+- inbox:    the city-scale database (bench/city_data.py, cached in bench/.data/), an official's first
+            inbox page and an auditor's filtered instance search over HTTP, p99, on both databases;
+- memory:   one process holding 10,000 cached live workflows, and that the cache stays bounded.
+
+Every figure is printed with the load average it was measured under: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402
+from bench.report import Row, load_average  # noqa: E402
+
+PARTS = ("engine", "http", "scaleout", "inbox", "memory")
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')} load {load_average()}] {message}", flush=True)
+
+
+def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    from bench import engine as eb
+
+    n = args.instances
+    eb.in_memory(20)  # warm-up
+    memory_s = eb.in_memory(n)
+    in_memory = n / memory_s
+    log(f"in-memory SpiffWorkflow: {in_memory:.0f} instances/s")
+    backends = []
+    tmp = tempfile.TemporaryDirectory()
+    backends.append(("SQLite", f"sqlite:///{Path(tmp.name) / 'bench.db'}", None, "ratio >= 0.4"))
+    if not args.skip_postgres:
+        url, drop = eb.pg_database()
+        backends.append(("PostgreSQL", url, drop, "ratio >= 0.25"))
+    rounds = [args.rounds_low, args.rounds_high]
+    for label, url, drop, target in backends:
+        engine = eb.prepared_engine(url)
+        try:
+            eb.govflow_run(engine, 10)  # warm-up
+            seconds = eb.govflow_run(engine, n)
+            load = load_average()
+            per_s = n / seconds
+            context[f"in_process_{label}"] = per_s
+            log(f"govflow {label}: {per_s:.0f} instances/s")
+            rows.append(
+                Row(
+                    f"throughput in-process, {label}",
+                    per_s,
+                    "instances/s",
+                    in_memory,
+                    target,
+                    f"baseline: in-memory SpiffWorkflow, same {n} instances; load {load}",
+                )
+            )
+            # a loop round completes two tasks (the review and the gateway)
+            costs = {r: eb.history_cost(engine, url, 2 * r)[0] for r in rounds}
+            log(f"history cost {label}: {costs}")
+            rows.append(
+                Row(
+                    f"one command after {rounds[1]} loop rounds, {label}",
+                    costs[rounds[1]],
+                    "ms",
+                    costs[rounds[0]],
+                    "ratio <= 2",
+                    f"baseline: the same command after {rounds[0]} rounds (median, cached); load {load_average()}",
+                )
+            )
+        finally:
+            engine.close()
+            if drop:
+                drop()
+    tmp.cleanup()
+
+
+def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    from bench import engine as eb
+    from bench.http_load import drive
+    from bench.server import serving
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'http.db'}"
+        eb.prepared_engine(url).close()
+        with serving(url, Path(tmp) / "serve.log", workers=2) as server:
+            drive(server.port, 2, 1.0)  # warm-up: every worker has the spec and its connections
+            result = drive(server.port, args.clients, args.seconds)
+        load = load_average()
+    log(f"HTTP SQLite, 2 processes: {result}")
+    baseline = context.get("in_process_SQLite")
+    rows.append(
+        Row(
+            "HTTP throughput, SQLite, 2 API processes",
+            result["per_s"],
+            "instances/s",
+            baseline,
+            "value >= 300",
+            f"{args.clients} keep-alive clients, {args.seconds:.0f} s, {result['errors']} errors; "
+            f"baseline: in-process SQLite above; load {load}",
+        )
+    )
+
+
+def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    if args.skip_postgres:
+        return
+    from bench import engine as eb
+    from bench.http_load import drive
+    from bench.server import serving
+
+    url, drop = eb.pg_database()
+    figures: dict[int, dict] = {}
+    try:
+        eb.prepared_engine(url).close()
+        with tempfile.TemporaryDirectory() as tmp:
+            for workers in (1, 2):
+                with serving(url, Path(tmp) / f"serve-{workers}.log", workers=workers) as server:
+                    drive(server.port, 2, 1.0)
+                    figures[workers] = drive(server.port, args.clients, args.seconds)
+                    figures[workers]["load"] = load_average()
+                log(f"HTTP PostgreSQL, {workers} process(es): {figures[workers]}")
+    finally:
+        drop()
+    rows.append(
+        Row(
+            "scale-out: 2 vs 1 API processes, PostgreSQL",
+            figures[2]["per_s"],
+            "instances/s",
+            figures[1]["per_s"],
+            "ratio >= 1.7",
+            f"{args.clients} keep-alive clients, {args.seconds:.0f} s each; baseline: 1 process; "
+            f"load {figures[1]['load']} / {figures[2]['load']}",
+        )
+    )
+
+
+def inbox_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    from bench import city_inbox
+
+    rows.extend(city_inbox.measure(args, log))
+
+
+def memory_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    from bench import memory
+
+    rows.extend(memory.measure(args, log))
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", choices=PARTS, help="run this part (repeatable); default: all")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness, measures nothing")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--instances", type=int, default=300, help="instances per in-process throughput run")
+    parser.add_argument("--rounds-low", type=int, default=10)
+    parser.add_argument("--rounds-high", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=4, help="HTTP client processes")
+    parser.add_argument("--seconds", type=float, default=15.0, help="duration of each HTTP load run")
+    parser.add_argument("--tasks", type=int, default=1_000_000, help="human tasks in the city database")
+    parser.add_argument("--open-tasks", type=int, default=100_000)
+    parser.add_argument("--committees", type=int, default=6000)
+    parser.add_argument("--subdistricts", type=int, default=215)
+    parser.add_argument("--requests", type=int, default=300, help="requests per inbox/search latency figure")
+    parser.add_argument("--cached", type=int, default=10_000, help="live workflows the memory part caches")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.instances, args.rounds_low, args.rounds_high = 20, 2, 20
+        args.clients, args.seconds = 2, 2.0
+        args.tasks, args.open_tasks, args.committees, args.subdistricts = 3000, 300, 30, 3
+        args.requests, args.cached = 20, 200
+    return args
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    args = parse(argv)
+    parts = args.only or list(PARTS)
+    rows: list[Row] = []
+    context: dict = {}
+    started = time.monotonic()
+    log(f"bench: {', '.join(parts)}{' (smoke sizes)' if args.smoke else ''}")
+    runners = {
+        "engine": engine_part,
+        "http": http_part,
+        "scaleout": scaleout_part,
+        "inbox": inbox_part,
+        "memory": memory_part,
+    }
+    for part in PARTS:
+        if part in parts:
+            t0 = time.monotonic()
+            runners[part](args, rows, context)
+            log(f"{part} took {time.monotonic() - t0:.0f} s")
+    print()
+    print(report.table(rows))
+    print(f"\n{len(rows)} figures in {time.monotonic() - started:.0f} s; load average now {load_average()}")
+    report.write(rows, args.output)
+    print(f"written to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

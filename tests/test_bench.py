@@ -1,0 +1,119 @@
+"""The benchmark harness's own code paths, at tiny sizes (nothing here measures or depends on time):
+the city data generator builds a consistent database the API can page, migration 0010's indexes are there
+on both databases, and `make bench` writes results.json in the shape issue 9 asks for."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from bench import city_data
+from engine import Engine
+from engine.config import Settings
+from engine.db import normalize_url
+
+TINY = city_data.Sizes(tasks=300, open_tasks=30, committees=12, subdistricts=3)
+
+
+def _pages(client, path: str, token: str, **filters: str) -> list[dict]:  # noqa: ANN001 - Flask's test client
+    """Every item of a list, following next_cursor page by page (7 a page)."""
+    items: list[dict] = []
+    cursor = None
+    while True:
+        query = filters | {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        response = client.get(path, query_string=query, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.json
+        items += response.json["items"]
+        cursor = response.json["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def test_the_city_data_generator_builds_a_consistent_database_the_api_pages(db_url: str, tmp_path: Path) -> None:
+    city = city_data.generate(db_url, TINY, quiet=True)
+    sql = create_engine(normalize_url(db_url))
+    with sql.connect() as conn:
+        statuses = dict(conn.execute(text("SELECT status, count(*) FROM human_task GROUP BY status")).all())
+        assert statuses == {"open": TINY.open_tasks, "completed": TINY.tasks - TINY.open_tasks}
+        levels = dict(conn.execute(text("SELECT level, count(*) FROM org_unit GROUP BY level")).all())
+        assert levels["committee"] == TINY.committees and levels["subdistrict"] == TINY.subdistricts
+        # every task belongs to an instance of the same unit and path; an open task to a running instance
+        mismatched = conn.execute(
+            text(
+                "SELECT count(*) FROM human_task t LEFT JOIN process_instance i ON i.id = t.instance_id "
+                "WHERE i.id IS NULL OR i.org_code <> t.org_code OR i.org_path <> t.org_path "
+                "OR (t.status = 'open' AND i.status <> 'running')"
+            )
+        ).scalar_one()
+        assert mismatched == 0
+        # every path is its unit's path in the org tree
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM human_task t JOIN org_unit u ON u.code = t.org_code "
+                    "WHERE u.path <> t.org_path"
+                )
+            ).scalar_one()
+            == 0
+        )
+        running = conn.execute(text("SELECT count(*) FROM process_instance WHERE status = 'running'")).scalar_one()
+        instances = conn.execute(text("SELECT count(*) FROM process_instance")).scalar_one()
+    sql.dispose()
+    assert running == TINY.open_tasks
+
+    from api import create_app
+
+    engine = Engine(Settings(database_url=db_url, data_dir=str(tmp_path)))
+    try:
+        client = create_app({"GOVFLOW_ENGINE": engine, "TESTING": True}).test_client()
+
+        def token(username: str) -> str:
+            response = client.post("/api/v1/auth/token", json={"username": username, "password": city_data.PASSWORD})
+            assert response.status_code == 200, response.json
+            return response.json["access_token"]
+
+        found = _pages(client, "/api/v1/process-instances", token(city.auditor))
+        assert len(found) == instances == len({i["id"] for i in found})
+        assert [i["started_at"] for i in found] == sorted((i["started_at"] for i in found), reverse=True)
+
+        official = city.officials[0]
+        tasks = _pages(client, "/api/v1/tasks", token(official), scope="all")
+        code = official.removeprefix("rc_")
+        assert tasks and {t["candidate"]["org_unit"] for t in tasks} == {code}
+        assert Counter(t["status"] for t in tasks) == Counter({"open": len(tasks)})
+        assert len(tasks) == len({t["id"] for t in tasks})
+    finally:
+        engine.close()
+
+
+def test_migration_0010_indexes_are_there(db_url: str) -> None:
+    sql = create_engine(normalize_url(db_url))
+    try:
+        with sql.connect() as conn:
+            if sql.dialect.name == "sqlite":
+                rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")).all()
+            else:
+                rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes")).all()
+        indexes = {name: definition or "" for name, definition in rows}
+        assert "ix_process_instance_status_started" in indexes
+        assert "id" in indexes["ix_process_instance_started"]
+        if sql.dialect.name == "postgresql":
+            assert "text_pattern_ops" in indexes["ix_process_instance_business_key"]
+    finally:
+        sql.dispose()
+
+
+def test_make_bench_writes_one_row_per_figure_in_the_issues_shape(tmp_path: Path) -> None:
+    from bench import run
+
+    output = tmp_path / "results.json"
+    run.main(["--smoke", "--only", "engine", "--skip-postgres", "--output", str(output)])
+    rows = json.loads(output.read_text())
+    assert rows and isinstance(rows, list)
+    for row in rows:
+        assert {"name", "value", "unit", "baseline", "ratio", "target", "met"} <= set(row)
+        assert isinstance(row["value"], float) and isinstance(row["met"], bool)
+        assert row["ratio"] == row["value"] / row["baseline"]
