@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -69,5 +70,10 @@ def load_person(session: Session, username: str) -> Person:
     if user is None or not user.active:
         raise UnknownUser(f"There is no active user {username!r}.", code="no_user", user=username)
     rows = session.execute(select(RoleAssignment).where(RoleAssignment.username == username)).scalars()
-    holdings = tuple(sorted((Holding(r.role, r.org_code) for r in rows), key=lambda h: (h.role, h.org_code)))
-    return Person(user.username, user.display_name, holdings)
+    return person_of(user.username, user.display_name, ((r.role, r.org_code) for r in rows))
+
+
+def person_of(username: str, display_name: str, held: Iterable[tuple[str, str]]) -> Person:
+    """A person with their (role, org unit) holdings in one order, however they were read."""
+    holdings = tuple(sorted((Holding(role, org_code) for role, org_code in held), key=lambda h: (h.role, h.org_code)))
+    return Person(username, display_name, holdings)

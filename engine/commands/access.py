@@ -14,7 +14,7 @@ from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.base import EngineBase
 from engine.errors import GovflowError, NotAllowed
 from engine.models import ApiToken, LoginAttempt, RoleAssignment, UserAccount, utcnow
-from engine.people import Holding, Person
+from engine.people import Person, person_of
 
 BEARER, SESSION = "bearer", "session"
 # A user is locked out after this many failures in the window; an address after ADDRESS_FAILURES.
@@ -195,8 +195,7 @@ class AccessCommands(EngineBase):
             raise NotAllowed("The CSRF token is missing or wrong; reload the page and try again.", code="csrf")
         if not found.active:
             return None
-        held = (Holding(r.role, r.org_code) for r in rows if r.role is not None)
-        return Person(found.username, found.display_name, tuple(sorted(held, key=lambda h: (h.role, h.org_code))))
+        return person_of(found.username, found.display_name, ((r.role, r.org_code) for r in rows if r.role is not None))
 
     def revoke_token(self, raw: str) -> bool:
         with self.transaction() as session:
