@@ -31,6 +31,7 @@ from engine.errors import Problem, RuleBroken
 from engine.models import AssistMatter, Blob, OrgUnit, ProcessDefinition
 from engine.roles import LANE_ROLES, Level
 from engine.spiff.safe_xml import BPMN_NS, read_xml
+from engine.store import BoundedMap
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 SELF_GOVERNANCE, ASSISTED, STATUTORY_DUTY = "self_governance", "assisted_matter", "statutory_duty"
@@ -87,7 +88,7 @@ def declaration(xml: bytes, process_key: str) -> MatterDeclaration:
 
 
 # (BPMN sha256, process key) -> its declaration: a blob never changes, so a start need not read it again.
-_DECLARED: dict[tuple[str, str], MatterDeclaration] = {}
+_DECLARED = BoundedMap(1024)
 
 
 def _declared(session: Session, bpmn_sha256: str, process_key: str) -> MatterDeclaration:
@@ -96,9 +97,8 @@ def _declared(session: Session, bpmn_sha256: str, process_key: str) -> MatterDec
         blob = session.get(Blob, bpmn_sha256)
         if blob is None:
             return MatterDeclaration(None, None)
-        if len(_DECLARED) > 1024:
-            _DECLARED.clear()
-        found = _DECLARED[bpmn_sha256, process_key] = declaration(blob.content, process_key)
+        found = declaration(blob.content, process_key)
+        _DECLARED.put((bpmn_sha256, process_key), found)
     return found
 
 
