@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.base import EngineBase
@@ -43,6 +43,25 @@ class Grant:
     expires_at: datetime
     person: Person
     csrf_token: str | None = None
+
+
+# Every API request runs this (built once: building a statement costs more than running it): the token,
+# its user and the user's roles, a row per role.
+_TOKEN_HOLDER = (
+    select(
+        ApiToken.username,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        ApiToken.csrf_hash,
+        UserAccount.display_name,
+        UserAccount.active,
+        RoleAssignment.role,
+        RoleAssignment.org_code,
+    )
+    .join(UserAccount, UserAccount.username == ApiToken.username)
+    .outerjoin(RoleAssignment, RoleAssignment.username == ApiToken.username)
+    .where(ApiToken.token_hash == bindparam("hash"), ApiToken.kind == bindparam("kind"))
+)
 
 
 def _digest(raw: str) -> str:
@@ -170,22 +189,8 @@ class AccessCommands(EngineBase):
         # Every API request pays this: one indexed read of plain columns (the token, its user and the user's
         # roles, a row per role), no ORM objects; the same checks as ever on expiry, revocation, CSRF and the
         # user's state.
-        with self.reading() as session:
-            rows = session.execute(
-                select(
-                    ApiToken.username,
-                    ApiToken.revoked_at,
-                    ApiToken.expires_at,
-                    ApiToken.csrf_hash,
-                    UserAccount.display_name,
-                    UserAccount.active,
-                    RoleAssignment.role,
-                    RoleAssignment.org_code,
-                )
-                .join(UserAccount, UserAccount.username == ApiToken.username)
-                .outerjoin(RoleAssignment, RoleAssignment.username == ApiToken.username)
-                .where(ApiToken.token_hash == _digest(raw), ApiToken.kind == kind)
-            ).all()
+        with self.reading_rows() as connection:
+            rows = connection.execute(_TOKEN_HOLDER, {"hash": _digest(raw), "kind": kind}).all()
         if not rows:
             return None
         found = rows[0]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -108,6 +108,12 @@ class EngineBase:
         with _session_scope(self._read_sessions) as session:
             yield session
 
+    @contextmanager
+    def reading_rows(self) -> Iterator[Connection]:
+        """A read-only look without a Session, for plain-column reads every request pays for."""
+        with _database_errors(), self.sql_read.connect() as connection:
+            yield connection
+
     def _lock_instance(self, session: Session, instance_id: str, task_id: str | None = None) -> ProcessInstance:
         """The instance row, locked on PostgreSQL; `task_id`: the task command's task, named if it is gone."""
         if task_id is not None and self.dialect == "sqlite":
@@ -153,8 +159,17 @@ def _session_scope(factory: Any) -> Iterator[Session]:
     """A transaction whose database failures come out as the engine's own errors."""
     session = factory()
     try:
-        with session.begin():
+        with _database_errors(), session.begin():
             yield session
+    finally:
+        session.close()
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Database failures as the engine's own errors: a lost race is stale, a lost server unavailable."""
+    try:
+        yield
     except StaleDataError as exc:
         raise StaleInstance(
             "The instance was changed by someone else meanwhile; reload and retry.", code="stale_instance"
@@ -163,5 +178,3 @@ def _session_scope(factory: Any) -> Iterator[Session]:
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             raise unavailable(exc) from exc
         raise
-    finally:
-        session.close()
