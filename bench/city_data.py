@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from engine import Engine  # noqa: E402
+from engine.audit import canonical_json, chain_hash  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.db import make_sql_engine, normalize_url  # noqa: E402
 from engine.migrate import alembic_config, upgrade  # noqa: E402
@@ -48,7 +49,9 @@ DISTRICTS = 16
 ELEMENTS = [("register_issue", "登记议题"), ("consult", "协商"), ("decide", "决议")]
 PROCESS = "bench_deliberation"
 ANCHOR = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # "now" for the generated history: fixed, so runs compare
-BULK_TABLES = ("process_instance", "human_task")
+BULK_TABLES = ("process_instance", "human_task", "audit_event")
+# What the generator writes; a change here makes new databases (the old ones are not reused).
+LAYOUT = 2  # 2: audit events with their hash chains
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Sizes:
     subdistricts: int = 215
 
     def key(self) -> str:
-        return f"{self.tasks}-{self.open_tasks}-{self.committees}-{self.subdistricts}"
+        return f"v{LAYOUT}-{self.tasks}-{self.open_tasks}-{self.committees}-{self.subdistricts}"
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,10 @@ INSTANCE_COLUMNS = [
     "started_by", "started_at", "ended_at", "updated_at", "lock_version", "state", "variables", "next_task_seq",
     "audit_seq", "audit_head",
 ]  # fmt: skip
+AUDIT_COLUMNS = [
+    "stream", "seq", "instance_id", "at", "actor", "actor_role", "actor_org", "action", "element_id", "data",
+    "prev_hash", "hash",
+]  # fmt: skip
 TASK_COLUMNS = [
     "id", "instance_id", "process_key", "business_key", "element_id", "name", "role", "org_code", "org_path",
     "why", "assignee", "status", "due_at", "created_at", "claimed_at", "completed_at", "completed_by", "priority",
@@ -241,8 +248,10 @@ def _plan(sizes: Sizes) -> list[int]:
     return running + finished
 
 
-def _rows(w: Writer, sizes: Sizes, definition: str, seed: int = 9) -> Iterator[tuple[str, tuple]]:
-    """("i", instance row) and ("t", task row) in one pass, so instances and tasks agree."""
+def _rows(w: Writer, sizes: Sizes, definition: str, audit: bool = False, seed: int = 9) -> Iterator[tuple[str, tuple]]:
+    """("i", instance row) and ("t", task row) in one pass, so instances and tasks agree; with `audit`,
+    also ("a", audit event row): each case's chain as the engine writes it (started, each task created
+    and completed, completed), hashes included, and the instance row then carries the chain's head."""
     rng = random.Random(seed)
     districts = min(DISTRICTS, sizes.subdistricts)
     plan = _plan(sizes)
@@ -261,6 +270,9 @@ def _rows(w: Writer, sizes: Sizes, definition: str, seed: int = 9) -> Iterator[t
         age = rng.randrange(60 * 86400) if running else rng.randrange(60 * 86400, span)
         started = ANCHOR - timedelta(seconds=age, microseconds=rng.randrange(1, 1_000_000))
         business_key = f"C-{n:07d}"
+        chain = _Chain(w, instance_id, audit)
+        chain.add(started, official, "residents_committee", code, "instance_started", None,
+                  {"process_key": PROCESS, "version": 1, "business_key": business_key, "org_unit": code})  # fmt: skip
         at = started
         for k in range(completed + (1 if running else 0)):
             element, name = ELEMENTS[k]
@@ -270,8 +282,14 @@ def _rows(w: Writer, sizes: Sizes, definition: str, seed: int = 9) -> Iterator[t
             assignee = official if (not is_open or rng.random() < 0.3) else None
             claimed = created + timedelta(seconds=30) if assignee else None
             finished = None if is_open else created + timedelta(seconds=rng.randrange(300, 86400 * 3))
+            task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            chain.add(created, "engine", None, None, "task_created", element,
+                      {"task_id": task_id, "name": name, "role": "residents_committee", "org_unit": code})  # fmt: skip
+            if finished is not None:
+                chain.add(finished, official, "residents_committee", code, "task_completed", element,
+                          {"task_id": task_id})  # fmt: skip
             yield "t", (
-                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                task_id,
                 instance_id, PROCESS, business_key, element, name, "residents_committee", code, path,
                 f"residents_committee of 第{c + 1}居委会, because the instance belongs to 第{c + 1}居委会",
                 assignee, "open" if is_open else "completed", w.time(due), w.time(created), w.time(claimed),
@@ -279,19 +297,51 @@ def _rows(w: Writer, sizes: Sizes, definition: str, seed: int = 9) -> Iterator[t
             )  # fmt: skip
             at = finished or created
         ended = None if running else at
+        if ended is not None:
+            chain.add(ended, "engine", None, None, "instance_completed", None, {})
+        yield from (("a", row) for row in chain.rows)
         yield "i", (
             instance_id, definition, PROCESS, 1, "running" if running else "completed", business_key, code, path,
             official, w.time(started), w.time(ended), w.time(at), 1 + 2 * completed, done_state if ended else state,
-            json.dumps({"business_key": business_key, "org_unit": code}), 3 * completed + 4, 0, "",
+            json.dumps({"business_key": business_key, "org_unit": code}), 3 * completed + 4, chain.seq, chain.head,
         )  # fmt: skip
 
 
-def _split(rows: Iterator[tuple[str, tuple]], instances: list[tuple]) -> Iterator[tuple]:
-    """Task rows on; instance rows kept aside (they are far fewer) for the second insert."""
-    for kind, row in rows:
-        if kind == "t":
+class _Chain:
+    """One case's audit events, hashed in order as engine/audit.py hashes them (rows kept only with `audit`)."""
+
+    def __init__(self, w: Writer, instance_id: str, audit: bool) -> None:
+        self.w, self.instance_id, self.audit = w, instance_id, audit
+        self.seq, self.head, self.rows = 0, "", []
+
+    def add(self, at: datetime, actor: str, role: str | None, org: str | None, action: str, element: str | None,
+            data: dict) -> None:  # fmt: skip
+        if not self.audit:
+            return
+        self.seq += 1
+        fields = {
+            "stream": self.instance_id, "seq": self.seq, "instance_id": self.instance_id,
+            "at": at.isoformat(timespec="microseconds"), "actor": actor, "actor_role": role, "actor_org": org,
+            "action": action, "element_id": element, "data": data,
+        }  # fmt: skip
+        prev, self.head = self.head, chain_hash(self.head, fields)
+        self.rows.append((self.instance_id, self.seq, self.instance_id, self.w.time(at), actor, role, org, action,
+                          element, canonical_json(data), prev, self.head))  # fmt: skip
+
+
+def events(sizes: Sizes) -> int:
+    """Audit events the generator writes: per case started, each task created, each finished task
+    completed, each finished case completed (running cases are one per open task)."""
+    cases = len(_plan(sizes))
+    return cases + sizes.tasks + (sizes.tasks - sizes.open_tasks) + (cases - sizes.open_tasks)
+
+
+def _split(rows: Iterator[tuple[str, tuple]], kind: str, instances: list[tuple] | None = None) -> Iterator[tuple]:
+    """The rows of one kind on; instance rows kept aside in `instances` (they are far fewer) when given."""
+    for found, row in rows:
+        if found == kind:
             yield row
-        else:
+        elif found == "i" and instances is not None:
             instances.append(row)
 
 
@@ -318,9 +368,13 @@ def generate(url: str, sizes: Sizes, quiet: bool = False) -> City:
         for table in BULK_TABLES:
             for index in _secondary_indexes(table):
                 index.drop(conn)
+    # Two passes of the same seeded generator: the task rows, then the audit events (hashed) with the
+    # instance rows, which carry their chain's head.
     instances: list[tuple] = []
-    w.insert("human_task", TASK_COLUMNS, _split(_rows(w, sizes, definition), instances),
+    w.insert("human_task", TASK_COLUMNS, _split(_rows(w, sizes, definition), "t"),
              Progress("human_task", sizes.tasks, quiet))  # fmt: skip
+    w.insert("audit_event", AUDIT_COLUMNS, _split(_rows(w, sizes, definition, audit=True), "a", instances),
+             Progress("audit_event", events(sizes), quiet))  # fmt: skip
     w.insert("process_instance", INSTANCE_COLUMNS, instances, Progress("instances", len(instances), quiet))
     progress = Progress("indexes", sum(len(_secondary_indexes(t)) for t in BULK_TABLES), quiet)
     with sql.begin() as conn:

@@ -49,6 +49,25 @@ def auditor_searches(city: city_data.City) -> list[str]:
     return ["/process-instances?" + urlencode(s) for s in searches]
 
 
+def audit_trail_searches(city: city_data.City) -> list[str]:
+    """The auditor's searches that read the audit trail or the steps' deadlines: who acted in a case
+    (any audit event), and cases with or without a missed deadline, over the city or a unit."""
+    searches = []
+    for n in range(len(city.subdistricts)):
+        sub = city.subdistricts[n]
+        dist = city.districts[n % len(city.districts)]
+        official = f"rc_{city_data.committee((n * 7919) % city.sizes.committees)}"
+        searches += [
+            {"actor": official},
+            {"actor": official, "status": "completed"},
+            {"actor": f"so_{sub}"},  # a subdistrict official who acted in no case: an empty answer
+            {"missed_deadline": "true"},
+            {"missed_deadline": "true", "org_unit": sub},
+            {"missed_deadline": "false", "org_unit": dist, "status": "running"},
+        ]
+    return ["/process-instances?" + urlencode(s) for s in searches]
+
+
 def _timed(calls: list[tuple[Client, str]], requests: int) -> list[float]:
     samples = []
     for i in range(requests):
@@ -76,18 +95,21 @@ def measure_one(kind: str, sizes: city_data.Sizes, requests: int, log: Callable[
         auditor.sign_in(city.auditor, city_data.PASSWORD)
         inbox = [(c, "/tasks?scope=all") for c in officials] + [(c, "/tasks") for c in officials]
         searches = [(auditor, path) for path in auditor_searches(city)]
+        trail = [(auditor, path) for path in audit_trail_searches(city)]
         me = [(c, "/me") for c in officials]
-        for calls in (inbox, searches, me):  # warm-up: every worker, every statement once
+        for calls in (inbox, searches, trail, me):  # warm-up: every worker, every statement once
             _timed(calls, min(len(calls), 4 * requests // 10) or 1)
         baseline = _timed(me, requests)
         inbox_ms = _timed(inbox, requests)
         search_ms = _timed(searches, requests)
+        trail_ms = _timed(trail, requests)
         load = load_average()
         for c in [*officials, auditor]:
             c.close()
     log(
         f"{label}: /me p99 {p99(baseline):.1f} ms; inbox p50 {statistics.median(inbox_ms):.1f} p99 "
-        f"{p99(inbox_ms):.1f} ms; search p50 {statistics.median(search_ms):.1f} p99 {p99(search_ms):.1f} ms"
+        f"{p99(inbox_ms):.1f} ms; search p50 {statistics.median(search_ms):.1f} p99 {p99(search_ms):.1f} ms; "
+        f"by actor or deadline p50 {statistics.median(trail_ms):.1f} p99 {p99(trail_ms):.1f} ms"
     )
     scale = f"{sizes.tasks:,} tasks ({sizes.open_tasks:,} open), {sizes.committees:,} committees"
     return [
@@ -108,6 +130,15 @@ def measure_one(kind: str, sizes: city_data.Sizes, requests: int, log: Callable[
             "value <= 200",
             f"{requests} requests, city auditor, 6 filter sets; median {statistics.median(search_ms):.1f} ms; "
             f"baseline: GET /me p99; load {load}",
+        ),
+        Row(
+            f"auditor's search by actor or missed deadline p99, {label}",
+            p99(trail_ms),
+            "ms",
+            p99(baseline),
+            "value <= 200",
+            f"{requests} requests, city auditor, 6 filter sets over {city_data.events(sizes):,} audit events; "
+            f"median {statistics.median(trail_ms):.1f} ms; baseline: GET /me p99; load {load}",
         ),
     ]
 

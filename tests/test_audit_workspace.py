@@ -15,6 +15,7 @@ from sqlalchemy import select, text, update
 
 from engine import Engine
 from engine.case_file import CSV_SIGNED, SECTION, csv_sections, signed_csv, verify_export
+from engine.commands import queries
 from engine.errors import NotAllowed, NotFound, RuleBroken
 from engine.models import AuditEvent, AuditTombstone, HumanTask, ProcessInstance
 from tests.conftest import DATA, read_bundle, who
@@ -76,6 +77,14 @@ def test_an_auditor_finds_cases_by_actor_and_by_a_missed_deadline(petition: Engi
 
     assert ids(engine.list_instances(auditor, actor="zhang")) == {done["id"]}
     assert ids(engine.list_instances(auditor, actor="chen")) == {next_door["id"]}
+    # a busy actor's cases are found case by case instead of from their events: the same answer
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(queries, "FEW_EVENTS", 1)
+        assert ids(engine.list_instances(auditor, actor="zhang")) == {done["id"]}
+        assert ids(engine.list_instances(auditor, actor="nobody")) == set()
+        assert ids(engine.list_instances(auditor, actor="engine")) == {
+            i["id"] for i in (done, late, on_time, next_door)
+        }
     assert ids(engine.list_instances(auditor, missed_deadline=True)) == {done["id"], late["id"]}
     assert ids(engine.list_instances(auditor, missed_deadline=False)) == {on_time["id"], next_door["id"]}
     assert ids(engine.list_instances(auditor, missed_deadline=True, status="running")) == {late["id"]}

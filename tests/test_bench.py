@@ -61,7 +61,10 @@ def test_the_city_data_generator_builds_a_consistent_database_the_api_pages(db_u
         )
         running = conn.execute(text("SELECT count(*) FROM process_instance WHERE status = 'running'")).scalar_one()
         instances = conn.execute(text("SELECT count(*) FROM process_instance")).scalar_one()
+        events = dict(conn.execute(text("SELECT instance_id IS NULL, count(*) FROM audit_event GROUP BY 1")).all())
     sql.dispose()
+    # per case: started, each task created, each finished task completed, each finished case completed
+    assert events[False] == 2 * TINY.tasks - TINY.open_tasks + 2 * instances - running
     assert running == TINY.open_tasks
 
     from api import create_app
@@ -85,6 +88,17 @@ def test_the_city_data_generator_builds_a_consistent_database_the_api_pages(db_u
         assert tasks and {t["candidate"]["org_unit"] for t in tasks} == {code}
         assert Counter(t["status"] for t in tasks) == Counter({"open": len(tasks)})
         assert len(tasks) == len({t["id"] for t in tasks})
+
+        # the audit trail: every case's chain verifies, and the auditor's filters find what it records
+        auditor = token(city.auditor)
+        verified = client.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {auditor}"}).json
+        assert verified["ok"] and verified["checked"] == sum(events.values())
+        acted = _pages(client, "/api/v1/process-instances", auditor, actor=official)
+        assert acted and {i["org_unit"] for i in acted} == {code}
+        assert {t["instance_id"] for t in tasks} <= {i["id"] for i in acted}  # they started every case of their unit
+        late = _pages(client, "/api/v1/process-instances", auditor, missed_deadline="true")
+        on_time = _pages(client, "/api/v1/process-instances", auditor, missed_deadline="false")
+        assert late and on_time and len(late) + len(on_time) == instances
     finally:
         engine.close()
 

@@ -141,7 +141,10 @@ def test_every_inbox_filter_is_answered_from_the_task_tables_indexes(busy: Engin
 @pytest.mark.parametrize("caller", ["wang", "auditor"])
 def test_every_instance_search_filter_is_answered_from_indexes(busy: Engine, caller: str) -> None:
     for filters in INSTANCE_FILTERS:
-        plan = plan_of(busy, lambda f=filters: busy.list_instances(who(busy, caller), **f), "process_instance")
+        # The root auditor's reach bounds nothing: a filter that bounds nothing either (no missed deadline)
+        # is the newest-first walk of the whole city, which on these few rows PostgreSQL prices below a sort.
+        read = lambda f=filters: busy.list_instances(who(busy, caller), **f)  # noqa: E731
+        plan = plan_of(busy, read, "process_instance", price_out_sorts=caller == "auditor")
         assert scans(plan, busy.dialect) == [], (filters, plan)
 
 
