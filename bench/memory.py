@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.report import Row, load_average
-from bench.server import ROOT, rss_kib
+from bench.server import rss_kib
+from engine.child_server import ROOT
 
 
 def child(url: str, cached: int, extra: int) -> None:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 60
+from engine.child_server import child_server
 
 
 @dataclass
@@ -40,56 +33,13 @@ class Server:
         return [int(p) for p in text.split()]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _healthy(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/api/v1/healthz")
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except OSError:
-        return False
-
-
 @contextmanager
 def serving(db_url: str, log: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Server]:
     """`govflow serve --workers N` against `db_url` until the block ends; its own process group."""
-    port = free_port()
-    with log.open("wb") as out:  # a file, not a pipe: the access log must never block the server
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=ROOT,
-            env=os.environ
-            | {"GOVFLOW_DATABASE_URL": db_url, "GOVFLOW_DATA_DIR": str(log.parent), "PYTHONPATH": str(ROOT)}
-            | (env or {}),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("govflow serve did not come up:\n" + log.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
+    with child_server(db_url, log, workers, env, own_group=True) as child:
         # every worker answers before we measure: gunicorn starts them one after the other
         time.sleep(0.5 * workers)
-        yield Server("127.0.0.1", port, process.pid, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # workers a killed master left behind
+        yield Server("127.0.0.1", child.port, child.pid, log)
 
 
 class Client:
