@@ -61,13 +61,14 @@ def _number(value: float | None) -> str:
 
 def table(rows: list[Row]) -> str:
     """The rows as one fixed-width table; the note (what the baseline is, the load) below each name."""
-    head = f"{'figure':<50} {'value':>10} {'unit':<12} {'baseline':>10} {'ratio':>8} {'target':<14} met"
+    width = max([50, *(len(row.name) for row in rows)])
+    head = f"{'figure':<{width}} {'value':>10} {'unit':<12} {'baseline':>10} {'ratio':>8} {'target':<14} met"
     lines = [head, "-" * len(head)]
     for row in rows:
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
         met = {True: "yes", False: "NO", None: "-"}[row.met]
         lines.append(
-            f"{row.name:<50} {_number(row.value):>10} {row.unit:<12} {_number(row.baseline):>10} {ratio:>8} "
+            f"{row.name:<{width}} {_number(row.value):>10} {row.unit:<12} {_number(row.baseline):>10} {ratio:>8} "
             f"{row.target:<14} {met}"
         )
         if row.note:

@@ -58,7 +58,7 @@ def tamper(engine: Engine, statement: str, **params: object) -> None:
 # --- searching cases ----------------------------------------------------------------------------------
 
 
-def test_an_auditor_finds_cases_by_actor_and_by_a_missed_deadline(petition: Engine) -> None:
+def test_an_auditor_finds_cases_by_actor_by_key_and_by_a_missed_deadline(petition: Engine) -> None:
     engine, auditor = petition, who(petition, "auditor")
     done = reviewed_petition(engine, "YT-DONE")
     late = start_petition(engine, business_key="YT-LATE")
@@ -77,9 +77,12 @@ def test_an_auditor_finds_cases_by_actor_and_by_a_missed_deadline(petition: Engi
 
     assert ids(engine.list_instances(auditor, actor="zhang")) == {done["id"]}
     assert ids(engine.list_instances(auditor, actor="chen")) == {next_door["id"]}
-    # a busy actor's cases are found case by case instead of from their events: the same answer
+    by_key = ids(engine.list_instances(auditor, q="YT-"))
+    assert by_key == {done["id"], late["id"], on_time["id"]}
+    # many matches (an actor's events, a key prefix's cases) are found by walking the newest cases
+    # instead of from the matches: the same answers
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(queries, "FEW_EVENTS", 1)
+        patch.setattr(queries, "FEW_ROWS", 1)
         assert ids(engine.list_instances(auditor, actor="zhang")) == {done["id"]}
         assert ids(engine.list_instances(auditor, actor="nobody")) == set()
         assert ids(engine.list_instances(auditor, actor="engine")) == {
