@@ -146,7 +146,7 @@ class Writer:
         # SQLAlchemy keeps UTC datetimes on SQLite as text in this shape; PostgreSQL takes the datetime
         if at is None or not self.sqlite:
             return at
-        return at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return at.isoformat(" ", "microseconds")[:26]  # what strftime("%Y-%m-%d %H:%M:%S.%f") gives, faster
 
     def insert(self, table: str, columns: list[str], rows: Iterable[tuple], progress: Progress | None = None) -> None:
         """Rows in one transaction, foreign keys unchecked: tasks go in before the instances they point to
