@@ -38,6 +38,8 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             "graceful_timeout": 20,
             "keepalive": 5,
             "accesslog": "-",
+            # gunicorn's default line, then the worker that served it and how long it took (microseconds)
+            "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s %(D)sus',
             "limit_request_line": 8190,
             "child_exit": _child_exit,
         }
