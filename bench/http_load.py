@@ -74,8 +74,7 @@ def drive(
     # One sign-in for all the clients: the sign-in limits count attempts in flight, so more than five
     # simultaneous sign-ins of one user from one address are refused (as parallel guesses must be).
     signing_in = Client(port)
-    signing_in.sign_in(username, password)
-    token = signing_in.headers["Authorization"].removeprefix("Bearer ")
+    token = signing_in.sign_in(username, password)
     signing_in.close()
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(clients + 1)

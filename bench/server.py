@@ -65,11 +65,13 @@ class Client:
         data = response.read()
         return response.status, (json.loads(data) if data else {})
 
-    def sign_in(self, username: str, password: str) -> None:
+    def sign_in(self, username: str, password: str) -> str:
+        """Sign in: this client's requests carry the token from now on; it is returned for others to share."""
         status, body = self.call("POST", "/auth/token", {"username": username, "password": password})
         if status != 200:
             raise RuntimeError(f"sign-in as {username} failed: {status} {body}")
         self.headers["Authorization"] = f"Bearer {body['access_token']}"
+        return body["access_token"]
 
     def close(self) -> None:
         self.conn.close()
