@@ -114,7 +114,7 @@ def _acted_in(session: Session, actor: str) -> ColumnElement[bool]:
     every case they touched would read millions of events.
     """
     acted = select(AuditEvent.instance_id).where(AuditEvent.actor == actor)
-    if _fewer_than(session, select(AuditEvent.id).where(AuditEvent.actor == actor), FEW_ROWS):
+    if _fewer_than(session, acted, FEW_ROWS):
         return ProcessInstance.id.in_(acted)
     return acted.where(AuditEvent.instance_id == ProcessInstance.id).exists()
 
