@@ -71,8 +71,8 @@ def drive(
     in the next, and 1.00x of one worker in a third. An official's browser opens new connections after
     every pause longer than the server's 5 s keep-alive, so new connections are the common case.
     """
-    # One sign-in for all the clients: the sign-in limits count attempts in flight, so more than five
-    # simultaneous sign-ins of one user from one address are refused (as parallel guesses must be).
+    # One sign-in for all the clients: the sign-in limits count the checks in flight, so more than five
+    # simultaneous sign-ins of one user are told to retry in a few seconds (as parallel guesses must be).
     signing_in = Client(port)
     token = signing_in.sign_in(username, password)
     signing_in.close()

@@ -324,7 +324,10 @@ class ApiToken(Base):
 
 
 class LoginAttempt(Base):
-    """Failed sign-ins, counted per user and per address to slow down password guessing."""
+    """Sign-ins being checked and failed ones, counted per user and per address to slow down password guessing.
+
+    `failed_at` is empty while the password is being checked; a right one deletes the row.
+    """
 
     __tablename__ = "login_attempt"
     __table_args__ = (
@@ -335,6 +338,7 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 # --- the working-day calendar -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -10,8 +11,9 @@ import pytest
 from sqlalchemy import update
 
 from engine import Engine
+from engine.commands.access import CHECK_TIMEOUT, CHECKS_RETRY_SECONDS
 from engine.errors import GovflowError
-from engine.models import ApiToken, utcnow
+from engine.models import ApiToken, LoginAttempt, utcnow
 from tests.conftest import PASSWORD, ApiClient, problem_of
 
 
@@ -94,6 +96,44 @@ def test_simultaneous_guesses_cannot_get_past_the_limits(petition: Engine) -> No
 
     assert guess_all([(f"guess{n}", "10.0.0.7") for n in range(30)]) == Counter({401: 20, 429: 10})
     assert guess_all([("wang", f"10.0.1.{n}") for n in range(8)]) == Counter({401: 5, 429: 3})
+
+
+def test_simultaneous_right_sign_ins_of_one_user_are_asked_to_wait_seconds_not_locked_out(petition: Engine) -> None:
+    """Eight at once: five may be checked at a time, the others are told to retry in seconds, none locked out."""
+    barrier = threading.Barrier(8)
+    outcomes: Counter = Counter()
+
+    def sign_in(n: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            petition.sign_in("wang", PASSWORD, f"10.0.2.{n}")
+            outcomes["signed in"] += 1
+        except GovflowError as exc:
+            outcomes[(exc.status, exc.code, getattr(exc, "retry_after", None))] += 1
+
+    threads = [threading.Thread(target=sign_in, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes["signed in"] >= 5
+    assert set(outcomes) <= {"signed in", (429, "sign_ins_in_flight", CHECKS_RETRY_SECONDS)}
+    assert sum(outcomes.values()) == 8
+    assert petition.sign_in("wang", PASSWORD, "10.0.2.1").person.username == "wang"  # nothing was left counted
+
+
+def test_a_sign_in_whose_check_never_ended_counts_as_a_failure_after_a_minute(api: ApiClient, petition: Engine) -> None:
+    now = utcnow()
+    with petition.transaction() as session:  # five checks in flight, as if five processes were checking now
+        session.add_all(LoginAttempt(username="wang", address=f"10.0.3.{n}", at=now) for n in range(5))
+    busy = api.post("/auth/token", json={"username": "wang", "password": PASSWORD})
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == str(CHECKS_RETRY_SECONDS)
+    assert problem_of(busy)["detail"].endswith("being checked; try again in a few seconds.")
+    with petition.transaction() as session:  # their processes died: a minute later they are failures
+        session.execute(update(LoginAttempt).values(at=now - CHECK_TIMEOUT - timedelta(seconds=1)))
+    locked = api.post("/auth/token", json={"username": "wang", "password": PASSWORD})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 13 * 60
+    assert re.fullmatch(r"Too many failed sign-ins; try again in 1[45] minutes\.", problem_of(locked)["detail"])
 
 
 def test_requests_without_a_valid_token_are_refused(api: ApiClient, petition: Engine) -> None:

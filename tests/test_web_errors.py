@@ -126,7 +126,7 @@ PAGE_MODULES = [
         "statistics.py",
     )
 ]
-CODED_BY_CLASS = {"FormInvalid", "BundleInvalid", "TooManyAttempts"}  # their __init__ gives the code
+CODED_BY_CLASS = {"FormInvalid", "BundleInvalid"}  # their __init__ gives the code
 
 
 def error_classes() -> set[str]:

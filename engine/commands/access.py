@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, not_, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.base import EngineBase
@@ -21,13 +22,19 @@ BEARER, SESSION = "bearer", "session"
 USER_FAILURES = 5
 ADDRESS_FAILURES = 20
 FAILURE_WINDOW = timedelta(minutes=15)
+# A sign-in still being checked after this long died with its process: from then on it counts as a failure.
+CHECK_TIMEOUT = timedelta(seconds=60)
+# How long to wait when the limit is full of sign-ins still being checked (a password check takes well under 1 s).
+CHECKS_RETRY_SECONDS = 2
 
 
 class TooManyAttempts(GovflowError):
+    """Refused before the password is looked at; `retry_after` seconds (the Retry-After header) until it may pass."""
+
     status = 429
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, code="too_many_attempts", minutes=max(1, retry_after // 60 + 1))
+    def __init__(self, message: str, retry_after: int, code: str, **params: object) -> None:
+        super().__init__(message, code=code, **params)
         self.retry_after = retry_after
 
 
@@ -75,14 +82,12 @@ def _lock_key(kind: str, value: str) -> int:
 
 @dataclass(frozen=True)
 class _Attempt:
-    """A sign-in attempt counted as a failure until its password proves right; its place in each count."""
+    """A sign-in attempt, counted with the failures until its password proves right."""
 
     id: int
     username: str
     address: str
     at: datetime
-    user_place: int
-    address_place: int
 
 
 class AccessCommands(EngineBase):
@@ -92,62 +97,88 @@ class AccessCommands(EngineBase):
         Every guess first takes a place among the failures of its user and its address, in a transaction
         that counts them under a lock; only then is the password checked, and a right one gives its place
         back. So concurrent guesses cannot get past the limits: the 21st of 21 simultaneous guesses from
-        one address is refused before its password is looked at.
+        one address is refused before its password is looked at. A refusal says which it met: failures
+        (a lockout for the rest of their window) or other sign-ins still being checked (a few seconds).
         """
         username = (username or "")[:64]
         address = (address or "unknown")[:64]
         attempt = self._take_attempt(username, address)
         person = self.authenticate(username, password)
         if person is None:
-            self._lock_out_if_full(attempt)
+            self._sign_in_failed(attempt)
             raise BadCredentials("The username or password is wrong.", code="bad_credentials")
         return self._issue(person, address, kind, attempt.id)
 
     def _take_attempt(self, username: str, address: str) -> _Attempt:
-        """Count the failures in the window under the user's and the address's lock, then record this
-        attempt as one; TooManyAttempts when either is already at its limit."""
+        """Count the failures and the checks in flight in the window under the user's and the address's lock,
+        then record this attempt among them; TooManyAttempts when either count is already at its limit."""
         now = utcnow()
         since = now - FAILURE_WINDOW
+        failed = or_(LoginAttempt.failed_at.is_not(None), LoginAttempt.at < now - CHECK_TIMEOUT)
         with self.transaction() as session:
-            if self.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
-                for key in sorted({_lock_key("user", username), _lock_key("address", address)}):
-                    session.execute(select(func.pg_advisory_xact_lock(key)))
-            counted = []
+            self._lock_sign_in_counts(session, username, address)
             for column, value, limit in (
                 (LoginAttempt.username, username, USER_FAILURES),
                 (LoginAttempt.address, address, ADDRESS_FAILURES),
             ):
-                count, oldest = session.execute(
-                    select(func.count(), func.min(LoginAttempt.at)).where(column == value, LoginAttempt.at >= since)
+                failures, checking, oldest = session.execute(
+                    select(
+                        func.count().filter(failed),
+                        func.count().filter(not_(failed)),
+                        func.min(LoginAttempt.at).filter(failed),
+                    ).where(column == value, LoginAttempt.at >= since)
                 ).one()
-                if count >= limit:
+                if failures >= limit:
                     retry = max(int((oldest + FAILURE_WINDOW - now).total_seconds()) + 1, 1)
-                    raise TooManyAttempts(f"Too many failed sign-ins; try again in {retry // 60 + 1} minutes.", retry)
-                counted.append(count + 1)
+                    minutes = retry // 60 + 1
+                    raise TooManyAttempts(
+                        f"Too many failed sign-ins; try again in {minutes} minutes.",
+                        retry,
+                        code="too_many_attempts",
+                        minutes=minutes,
+                    )
+                if failures + checking >= limit:
+                    raise TooManyAttempts(
+                        "Other sign-ins of this user or from this address are being checked; "
+                        "try again in a few seconds.",
+                        CHECKS_RETRY_SECONDS,
+                        code="sign_ins_in_flight",
+                    )
             row = LoginAttempt(username=username, address=address, at=now)
             session.add(row)
             session.flush()
-            return _Attempt(row.id, username, address, now, counted[0], counted[1])
+            return _Attempt(row.id, username, address, now)
 
-    def _lock_out_if_full(self, attempt: _Attempt) -> None:
-        """The failure that fills a limit starts a lockout: one audit event on the system chain says so."""
-        reached = [
-            (what, limit)
-            for what, place, limit in (
-                ("user", attempt.user_place, USER_FAILURES),
-                ("address", attempt.address_place, ADDRESS_FAILURES),
-            )
-            if place == limit
-        ]
-        if not reached:
-            return
+    def _lock_sign_in_counts(self, session: Session, username: str, address: str) -> None:
+        """Let one transaction at a time count the attempts of this user and this address."""
+        if self.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
+            for key in sorted({_lock_key("user", username), _lock_key("address", address)}):
+                session.execute(select(func.pg_advisory_xact_lock(key)))
+
+    def _sign_in_failed(self, attempt: _Attempt) -> None:
+        """The attempt becomes a failure; the failure that fills a limit starts a lockout, which one audit
+        event on the system chain says."""
+        now = utcnow()
+        since = attempt.at - FAILURE_WINDOW
         with self.transaction() as session:
+            self._lock_sign_in_counts(session, attempt.username, attempt.address)
+            session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(failed_at=now))
             audit = AuditLog(session)
-            for what, limit in reached:
+            for what, column, value, limit in (
+                ("user", LoginAttempt.username, attempt.username, USER_FAILURES),
+                ("address", LoginAttempt.address, attempt.address, ADDRESS_FAILURES),
+            ):
+                failures = session.scalar(
+                    select(func.count()).where(
+                        column == value, LoginAttempt.at >= since, LoginAttempt.failed_at.is_not(None)
+                    )
+                )
+                if failures != limit:
+                    continue
                 audit.append_system(
                     ENGINE_ACTOR,
                     "sign_in_locked",
-                    attempt.username if what == "user" else attempt.address,
+                    value,
                     {
                         "locked": what,
                         "username": attempt.username,
