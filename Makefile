@@ -40,13 +40,15 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \
 	  (pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2) || true
 
-## test: the whole suite, on SQLite and PostgreSQL, with the browser tests (screenshots in tests/artifacts/)
+## test: the whole suite, on SQLite and PostgreSQL, with the browser tests (screenshots in tests/artifacts/),
+## in TEST_WORKERS processes (pytest-xdist; a test file stays in one process, its fixtures and artifacts with it)
+TEST_WORKERS ?= 2
 test: $(STAMP) $(WEB_DEPS) browser postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## test-fast: SQLite only, without the subprocess tests
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not postgres and not slow"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not postgres and not slow"
 
 ## load: 50 officials for 60 s against `govflow serve --workers 4` on PostgreSQL (make test runs 15 s of it)
 load: $(STAMP) postgres
