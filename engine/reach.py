@@ -71,7 +71,7 @@ def reaches(session: Session, by: Principal, paths: str | Iterable[str], roles: 
     return by.is_system or reaching(session, by, paths, roles) is not None
 
 
-def within(column: InstrumentedAttribute, paths: list[str]) -> ColumnElement[bool]:
+def within(column: InstrumentedAttribute | ColumnElement[str], paths: list[str]) -> ColumnElement[bool]:
     """The column's org path lies at or below one of `paths` (an index range scan per path)."""
     if not paths:
         return false()
