@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from engine import case_file, deployments, org, paging, reach, views
@@ -102,7 +102,10 @@ FEW_ROWS = 5000
 
 def _fewer_than(session: Session, rows: Select, n: int) -> bool:
     """Whether `rows` has fewer than n rows, counting at most n of them."""
-    return session.execute(select(func.count()).select_from(rows.limit(n).subquery())).scalar_one() < n
+    # Counted on a constant: the index that answers the condition is read alone, where selecting a column
+    # it does not hold read a table row per match (10 ms for a district's first 5,000 cases).
+    counted = rows.with_only_columns(literal(1)).limit(n).subquery()
+    return session.execute(select(func.count()).select_from(counted)).scalar_one() < n
 
 
 def _acted_in(session: Session, actor: str) -> ColumnElement[bool]:
