@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import ENGINE_ACTOR, AuditLog
@@ -75,6 +75,11 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _failed(now: datetime) -> ColumnElement[bool]:
+    """The attempts that count as failures at `now`: failed ones, and checks that never ended."""
+    return or_(LoginAttempt.failed_at.is_not(None), LoginAttempt.at < now - CHECK_TIMEOUT)
+
+
 def _lock_key(kind: str, value: str) -> int:
     """A PostgreSQL advisory lock key (signed 64-bit) for the failures of one user or one address."""
     return int.from_bytes(hashlib.sha256(f"govflow-sign-in/{kind}/{value}".encode()).digest()[:8], "big", signed=True)
@@ -114,7 +119,7 @@ class AccessCommands(EngineBase):
         then record this attempt among them; TooManyAttempts when either count is already at its limit."""
         now = utcnow()
         since = now - FAILURE_WINDOW
-        failed = or_(LoginAttempt.failed_at.is_not(None), LoginAttempt.at < now - CHECK_TIMEOUT)
+        failed = _failed(now)
         with self.transaction() as session:
             self._lock_sign_in_counts(session, username, address)
             for column, value, limit in (
@@ -169,9 +174,7 @@ class AccessCommands(EngineBase):
                 ("address", LoginAttempt.address, attempt.address, ADDRESS_FAILURES),
             ):
                 failures = session.scalar(
-                    select(func.count()).where(
-                        column == value, LoginAttempt.at >= since, LoginAttempt.failed_at.is_not(None)
-                    )
+                    select(func.count()).where(column == value, LoginAttempt.at >= since, _failed(now))
                 )
                 if failures != limit:
                     continue
