@@ -129,6 +129,8 @@ def test_a_sign_in_whose_check_never_ended_counts_as_a_failure_after_a_minute(ap
     busy = api.post("/auth/token", json={"username": "wang", "password": PASSWORD})
     assert busy.status_code == 429 and busy.headers["Retry-After"] == str(CHECKS_RETRY_SECONDS)
     assert problem_of(busy)["detail"].endswith("being checked; try again in a few seconds.")
+    page = api.app.test_client().post("/login", data={"username": "wang", "password": PASSWORD, "next": "/inbox"})
+    assert page.status_code == 429 and "其他登录正在核验中，请几秒后再试" in page.get_data(as_text=True)
     with petition.transaction() as session:  # their processes died: a minute later they are failures
         session.execute(update(LoginAttempt).values(at=now - CHECK_TIMEOUT - timedelta(seconds=1)))
     locked = api.post("/auth/token", json={"username": "wang", "password": PASSWORD})
