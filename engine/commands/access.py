@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, not_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine.audit import ENGINE_ACTOR, AuditLog
 from engine.commands.base import EngineBase
@@ -80,6 +80,14 @@ def _failed(now: datetime) -> ColumnElement[bool]:
     return or_(LoginAttempt.failed_at.is_not(None), LoginAttempt.at < now - CHECK_TIMEOUT)
 
 
+def _counts(username: str, address: str) -> tuple[tuple[str, InstrumentedAttribute, str, int], ...]:
+    """The two counts a sign-in is limited by: (what, column, value, limit) for its user and its address."""
+    return (
+        ("user", LoginAttempt.username, username, USER_FAILURES),
+        ("address", LoginAttempt.address, address, ADDRESS_FAILURES),
+    )
+
+
 def _lock_key(kind: str, value: str) -> int:
     """A PostgreSQL advisory lock key (signed 64-bit) for the failures of one user or one address."""
     return int.from_bytes(hashlib.sha256(f"govflow-sign-in/{kind}/{value}".encode()).digest()[:8], "big", signed=True)
@@ -122,10 +130,7 @@ class AccessCommands(EngineBase):
         failed = _failed(now)
         with self.transaction() as session:
             self._lock_sign_in_counts(session, username, address)
-            for column, value, limit in (
-                (LoginAttempt.username, username, USER_FAILURES),
-                (LoginAttempt.address, address, ADDRESS_FAILURES),
-            ):
+            for _what, column, value, limit in _counts(username, address):
                 failures, checking, oldest = session.execute(
                     select(
                         func.count().filter(failed),
@@ -169,10 +174,7 @@ class AccessCommands(EngineBase):
             self._lock_sign_in_counts(session, attempt.username, attempt.address)
             session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(failed_at=now))
             audit = AuditLog(session)
-            for what, column, value, limit in (
-                ("user", LoginAttempt.username, attempt.username, USER_FAILURES),
-                ("address", LoginAttempt.address, attempt.address, ADDRESS_FAILURES),
-            ):
+            for what, column, value, limit in _counts(attempt.username, attempt.address):
                 failures = session.scalar(
                     select(func.count()).where(column == value, LoginAttempt.at >= since, _failed(now))
                 )
