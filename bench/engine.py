@@ -2,7 +2,8 @@
 
 Prints two tables and writes bench/results/engine.json:
 1. throughput of a small deliberation-like process (3 user tasks, a script, a gateway; 4 commands per
-   instance: start + 3 completions), in instances/s and as a ratio to in-memory SpiffWorkflow;
+   instance: start + 3 completions), in instances/s and as a ratio to in-memory SpiffWorkflow, with
+   the ceiling a commit per command sets (a bare one-row durable transaction on the same database);
 2. the cost of one command on an instance that already has 10, 100 and 1,000 completed tasks (a
    loop), with the live workflow cached (hot) and loaded from the database (cold).
 
@@ -174,6 +175,47 @@ def history_cost(engine: Engine, url: str, completed_tasks: int, samples: int = 
     return statistics.median(hot) * 1000, statistics.median(cold) * 1000
 
 
+COMMANDS_PER_INSTANCE = 4  # start + 3 completions
+
+
+def durable_commit_ms(engine: Engine, n: int = 2000) -> float:
+    """Mean ms of the cheapest durable write on the engine's own connection: one short row a transaction.
+
+    A command commits once, so this is a floor under a command's cost that no change in govflow's code
+    lowers (SQLite in WAL mode with synchronous as configured, PostgreSQL with its fsync on commit).
+    """
+    table = "bench_commit_floor"
+    sqlite = engine.dialect == "sqlite"
+    connection = engine.sql.raw_connection()
+    try:
+        cursor = connection.cursor()
+        key = "INTEGER PRIMARY KEY" if sqlite else "SERIAL PRIMARY KEY"
+        cursor.execute(f"CREATE TABLE {table} (id {key}, body TEXT)")
+        connection.commit()
+        row = "INSERT INTO bench_commit_floor (body) VALUES (" + ("?" if sqlite else "%s") + ")"
+        started = time.perf_counter()
+        for i in range(n):
+            if sqlite:  # the engine's connections issue BEGIN themselves (isolation_level None)
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(row, (f"command {i}",))
+            if sqlite:
+                cursor.execute("COMMIT")
+            else:
+                connection.commit()
+        elapsed = time.perf_counter() - started
+        cursor.execute(f"DROP TABLE {table}")
+        connection.commit()
+    finally:
+        connection.close()
+    return elapsed / n * 1000
+
+
+def commit_ceiling(in_memory_per_s: float, commit_ms: float) -> float:
+    """The highest ratio to in-memory SpiffWorkflow a commit per command allows if nothing else cost."""
+    in_memory_ms = 1000 / in_memory_per_s
+    return in_memory_ms / (in_memory_ms + COMMANDS_PER_INSTANCE * commit_ms)
+
+
 def pg_database() -> tuple[str, callable]:
     admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
     name = f"govflow_bench_{uuid.uuid4().hex[:8]}"
@@ -215,7 +257,10 @@ def main() -> None:
         try:
             govflow_run(engine, 10)  # warm-up
             seconds = govflow_run(engine, n)
-            results["throughput"].append({"backend": label, "seconds": seconds, "per_s": n / seconds})
+            floor = durable_commit_ms(engine)
+            results["throughput"].append(
+                {"backend": label, "seconds": seconds, "per_s": n / seconds, "commit_floor_ms": floor}
+            )
             for depth in depths:
                 hot, cold = history_cost(engine, url, depth)
                 results["history"].append({"backend": label, "completed_tasks": depth, "hot_ms": hot, "cold_ms": cold})
@@ -231,6 +276,12 @@ def main() -> None:
         ratio = row["per_s"] / results["throughput"][0]["per_s"]
         row["ratio"] = ratio
         print(f"{row['backend']:<28} {row['seconds']:>9.2f} {row['per_s']:>12.1f} {ratio:>6.2f}x")
+    for row in results["throughput"][1:]:
+        cap = commit_ceiling(results["throughput"][0]["per_s"], row["commit_floor_ms"])
+        print(
+            f"  {row['backend']}: a bare one-row durable transaction takes {row['commit_floor_ms']:.3f} ms; "
+            f"{COMMANDS_PER_INSTANCE} an instance and nothing else would cap the ratio at {cap:.2f}x"
+        )
     print("\nCost of one command vs the instance's history (median ms)\n")
     print(f"{'backend':<28} {'completed tasks':>15} {'hot (cached)':>13} {'cold (loaded)':>14}")
     for row in results["history"]:

@@ -131,3 +131,29 @@ def test_make_bench_writes_one_row_per_figure_in_the_issues_shape(tmp_path: Path
         assert {"name", "value", "unit", "baseline", "ratio", "target", "met"} <= set(row)
         assert isinstance(row["value"], float) and isinstance(row["met"], bool)
         assert row["ratio"] == row["value"] / row["baseline"]
+    throughput = next(row for row in rows if row["name"] == "throughput in-process, SQLite")
+    assert "durable transaction here" in throughput["note"] and "cap the ratio at" in throughput["note"]
+
+
+def test_the_commit_floor_is_measured_on_the_engines_own_connections_and_leaves_nothing(db_url: str) -> None:
+    from bench import engine as eb
+
+    engine = eb.prepared_engine(db_url)
+    try:
+        floor = eb.durable_commit_ms(engine, 20)
+        assert floor > 0
+        with engine.sql.connect() as conn:
+            assert "bench_commit_floor" not in engine.sql.dialect.get_table_names(conn)
+        # the engine still works on the same database afterwards
+        wang = engine.principal("wang")
+        assert engine.start("bench_deliberation", "qiaoyi", by=wang)["tasks"]
+    finally:
+        engine.close()
+
+
+def test_the_commit_ceiling_counts_four_commits_an_instance() -> None:
+    from bench import engine as eb
+
+    # in memory 1 ms an instance; four commits of 0.25 ms double it: at most half the in-memory rate
+    assert eb.commit_ceiling(1000.0, 0.25) == 0.5
+    assert eb.commit_ceiling(1000.0, 0.0) == 1.0
