@@ -4,7 +4,8 @@ Parts (each can run alone with --only; --smoke shrinks every size for a quick ch
 - engine:   throughput in-process on a SQLite file (WAL) and on PostgreSQL vs in-memory SpiffWorkflow,
             and the cost of one command after 1,000 vs 10 loop rounds (bench/engine.py's functions);
 - http:     a real `govflow serve --workers 2` on a SQLite file, keep-alive client processes;
-- scaleout: 1 vs 2 API processes on PostgreSQL under the same client load;
+- scaleout: 1 vs 2 API processes on PostgreSQL under the same client load, with where each run's CPU
+            went (bench/cpu.py) and the most two processes could reach on this machine's cores;
 - inbox:    the city-scale database (bench/city_data.py, cached in bench/.data/), an official's first
             inbox page and an auditor's filtered instance search over HTTP, p99, on both databases;
 - memory:   one process holding 10,000 cached live workflows, and that the cache stays bounded.
@@ -124,6 +125,7 @@ def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
 def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
     if args.skip_postgres:
         return
+    from bench import cpu
     from bench import engine as eb
     from bench.http_load import drive
     from bench.server import serving
@@ -138,7 +140,10 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
             for n, workers in enumerate((1, 2, 1, 2)):
                 with serving(url, Path(tmp) / f"serve-{n}.log", workers=workers) as server:
                     drive(server.port, 2, 1.0)
+                    meter = cpu.Meter([server.pid, *server.worker_pids()])
+                    meter.start()
                     result = drive(server.port, args.clients, args.seconds)
+                    result["cpu"] = meter.stop()
                     result["load"] = load_average()
                 runs[workers].append(result)
                 log(f"HTTP PostgreSQL, {workers} process(es): {result}")
@@ -146,6 +151,10 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
         drop()
     per_s = {workers: statistics.mean(r["per_s"] for r in results) for workers, results in runs.items()}
     each = {workers: " and ".join(f"{r['per_s']:.1f}" for r in results) for workers, results in runs.items()}
+    # How far two processes could go on this machine: every core busy at the two-process runs' CPU per
+    # instance, less what neither the servers, PostgreSQL nor the clients used (interrupts, the bench).
+    reach = statistics.mean(cpu.ceiling(r["cpu"], r["per_s"]) for r in runs[2])
+    used = {workers: results[-1]["cpu"].describe() for workers, results in runs.items()}
     rows.append(
         Row(
             "scale-out: 2 vs 1 API processes, PostgreSQL",
@@ -155,6 +164,8 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
             "ratio >= 1.7",
             f"{args.clients} keep-alive clients, {args.seconds:.0f} s a run, runs alternating 1, 2, 1, 2 "
             f"processes, each figure their mean (1: {each[1]}; 2: {each[2]}); baseline: 1 process; "
+            f"CPU of the last run of 1: {used[1]}; of 2: {used[2]}; with every core busy at the 2-process "
+            f"CPU per instance, at most {reach:.1f} instances/s = {reach / per_s[1]:.2f}x of {cpu.CORES} cores; "
             f"load {runs[2][-1]['load']}",
         )
     )

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from bench import city_data
@@ -157,3 +158,42 @@ def test_the_commit_ceiling_counts_four_commits_an_instance() -> None:
     # in memory 1 ms an instance; four commits of 0.25 ms double it: at most half the in-memory rate
     assert eb.commit_ceiling(1000.0, 0.25) == 0.5
     assert eb.commit_ceiling(1000.0, 0.0) == 1.0
+
+
+def test_the_cpu_meter_counts_a_busy_server_process_and_the_machine() -> None:
+    import subprocess
+    import sys
+
+    from bench import cpu
+
+    # a stand-in server: a process that spins through a fixed amount of work, then waits to be read
+    busy = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sum(range(30_000_000)); sys.stdout.write('done\\n'); sys.stdout.flush(); input()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        meter = cpu.Meter([busy.pid])
+        meter.start()
+        assert busy.stdout.readline() == "done\n"
+        usage = meter.stop()
+        assert usage.servers > 0
+        assert usage.busy >= usage.servers * 0.5  # the machine's count includes the process (ticks round)
+        assert 0 <= usage.idle <= cpu.CORES
+    finally:
+        busy.communicate("\n", timeout=30)
+    assert cpu.process_seconds(busy.pid) == 0.0  # gone: nothing to read
+
+
+def test_the_scale_out_ceiling_is_every_core_but_the_others_at_the_runs_cost_per_instance() -> None:
+    from bench import cpu
+
+    usage = cpu.Usage(seconds=10, servers=1.2, postgres=0.3, clients=0.1, busy=1.8)
+    assert round(usage.other, 6) == 0.2
+    # 1.6 cores for 40 instances/s: 0.04 CPU seconds an instance; on two cores (2 - 0.2) / 0.04 = 45
+    assert cpu.ceiling(usage, 40.0) == pytest.approx((cpu.CORES - 0.2) / 0.04)
