@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from engine import Engine  # noqa: E402
-from engine.audit import canonical_json, chain_hash  # noqa: E402
+from engine.audit import canonical_json  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.db import make_sql_engine, normalize_url  # noqa: E402
 from engine.migrate import alembic_config, upgrade  # noqa: E402
@@ -51,7 +52,7 @@ PROCESS = "bench_deliberation"
 ANCHOR = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # "now" for the generated history: fixed, so runs compare
 BULK_TABLES = ("process_instance", "human_task", "audit_event")
 # What the generator writes; a change here makes new databases (the old ones are not reused).
-LAYOUT = 2  # 2: audit events with their hash chains
+LAYOUT = 3  # 2: audit events with their hash chains; 3: indexes made in name order
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ class Sizes:
     subdistricts: int = 215
 
     def key(self) -> str:
-        return f"v{LAYOUT}-{self.tasks}-{self.open_tasks}-{self.committees}-{self.subdistricts}"
+        return f"v{LAYOUT}-{self.dims()}"
+
+    def dims(self) -> str:
+        return f"{self.tasks}-{self.open_tasks}-{self.committees}-{self.subdistricts}"
 
 
 @dataclass(frozen=True)
@@ -148,46 +152,61 @@ class Writer:
             return at
         return at.isoformat(" ", "microseconds")[:26]  # what strftime("%Y-%m-%d %H:%M:%S.%f") gives, faster
 
-    def insert(self, table: str, columns: list[str], rows: Iterable[tuple], progress: Progress | None = None) -> None:
-        """Rows in one transaction, foreign keys unchecked: tasks go in before the instances they point to
-        (one generator pass makes both), and every reference holds once both are in."""
-        if self.sqlite:
-            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-            with self.sql.connect() as conn:
-                raw = conn.connection.driver_connection  # no SQLAlchemy BEGIN: the pragma works outside one
+    def insert(self, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+        """Rows of one table in one transaction."""
+        self.insert_kinds({"": (table, columns)}, (("", row) for row in rows))
+
+    def insert_kinds(
+        self,
+        tables: dict[str, tuple[str, list[str]]],
+        rows: Iterable[tuple[str, tuple]],
+        progress: Progress | None = None,
+    ) -> None:
+        """(kind, row) pairs into the table of each kind, in one transaction, foreign keys unchecked: one
+        generator pass makes tasks, audit events and the instance they point to (which comes last, with
+        its chain's head), and every reference holds once all are in."""
+        batches: dict[str, list[tuple]] = {kind: [] for kind in tables}
+        with self.sql.connect() as conn:
+            raw = conn.connection.driver_connection  # no SQLAlchemy BEGIN: the pragma works outside one
+            if self.sqlite:
                 raw.execute("PRAGMA foreign_keys=OFF")
                 raw.execute("BEGIN")
-                for batch in _batches(rows, 20_000):
-                    raw.executemany(statement, batch)
-                    if progress:
-                        progress.add(len(batch))
+            else:
+                raw.execute("SET LOCAL session_replication_role = replica")  # no FK triggers for this load
+
+            def flush(kind: str) -> None:
+                batch, (table, columns) = batches[kind], tables[kind]
+                if self.sqlite:
+                    marks = ", ".join("?" * len(columns))
+                    raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", batch)
+                else:
+                    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in batch:
+                            copy.write_row(row)
+                if progress:
+                    progress.add(len(batch))
+                batch.clear()
+
+            for kind, row in rows:
+                batch = batches[kind]
+                batch.append(row)
+                if len(batch) >= 20_000:
+                    flush(kind)
+            for kind in tables:
+                if batches[kind]:
+                    flush(kind)
+            if self.sqlite:
                 raw.execute("COMMIT")
                 raw.execute("PRAGMA foreign_keys=ON")
-            return
-        with self.sql.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # no FK triggers for this load
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for batch in _batches(rows, 20_000):
-                    for row in batch:
-                        copy.write_row(row)
-                    if progress:
-                        progress.add(len(batch))
-
-
-def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+            else:
+                raw.commit()
 
 
 def _secondary_indexes(table: str) -> list:
-    return list(Base.metadata.tables[table].indexes)
+    """The table's indexes in one order on every build. The model holds them in a set, whose order changed
+    with each process's hash seed, and SQLite breaks a tie between equally priced indexes by the order they
+    were made in: one build's inbox page read the candidate index, the next one's all unclaimed tasks."""
+    return sorted(Base.metadata.tables[table].indexes, key=lambda index: index.name)
 
 
 # --- the data ---------------------------------------------------------------------------------------------------
@@ -248,29 +267,30 @@ def _plan(sizes: Sizes) -> list[int]:
     return running + finished
 
 
-def _rows(w: Writer, sizes: Sizes, definition: str, audit: bool = False, seed: int = 9) -> Iterator[tuple[str, tuple]]:
-    """("i", instance row) and ("t", task row) in one pass, so instances and tasks agree; with `audit`,
-    also ("a", audit event row): each case's chain as the engine writes it (started, each task created
-    and completed, completed), hashes included, and the instance row then carries the chain's head."""
+def _rows(w: Writer, sizes: Sizes, definition: str, seed: int = 9) -> Iterator[tuple[str, tuple]]:
+    """Each case's ("t", task row)s and ("a", audit event row)s, then its ("i", instance row): the chain as
+    the engine writes it (started, each task created and completed, completed), hashes included, and the
+    instance row carries the chain's head."""
     rng = random.Random(seed)
     districts = min(DISTRICTS, sizes.subdistricts)
     plan = _plan(sizes)
     span = 730 * 86400  # two years of history
     state = json.dumps({"workflow": {"data": {}, "correlations": {}, "completed": False}, "subprocesses": {}})
     done_state = json.dumps({"workflow": {"data": {}, "correlations": {}, "completed": True}, "subprocesses": {}})
+    units = []  # per committee: its code, path, official and why its tasks are theirs, made once
+    for c in range(sizes.committees):
+        s, code = c % sizes.subdistricts, committee(c)
+        why = f"residents_committee of 第{c + 1}居委会, because the instance belongs to 第{c + 1}居委会"
+        units.append((code, f"sh/{district(s % districts)}/{subdistrict(s)}/{code}/", f"rc_{code}", why))
     for n, completed in enumerate(plan):
         running = n < sizes.open_tasks
-        c = rng.randrange(sizes.committees)
-        s = c % sizes.subdistricts
-        code = committee(c)
-        path = f"sh/{district(s % districts)}/{subdistrict(s)}/{code}/"
-        official = f"rc_{code}"
+        code, path, official, why = units[rng.randrange(sizes.committees)]
         instance_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         # running cases are recent (the last 60 days); finished ones spread over two years
         age = rng.randrange(60 * 86400) if running else rng.randrange(60 * 86400, span)
         started = ANCHOR - timedelta(seconds=age, microseconds=rng.randrange(1, 1_000_000))
         business_key = f"C-{n:07d}"
-        chain = _Chain(w, instance_id, audit)
+        chain = _Chain(w, instance_id)
         chain.add(started, official, "residents_committee", code, "instance_started", None,
                   {"process_key": PROCESS, "version": 1, "business_key": business_key, "org_unit": code})  # fmt: skip
         at = started
@@ -291,7 +311,7 @@ def _rows(w: Writer, sizes: Sizes, definition: str, audit: bool = False, seed: i
             yield "t", (
                 task_id,
                 instance_id, PROCESS, business_key, element, name, "residents_committee", code, path,
-                f"residents_committee of 第{c + 1}居委会, because the instance belongs to 第{c + 1}居委会",
+                why,
                 assignee, "open" if is_open else "completed", w.time(due), w.time(created), w.time(claimed),
                 w.time(finished), None if is_open else official, 50, 0,
             )  # fmt: skip
@@ -308,25 +328,33 @@ def _rows(w: Writer, sizes: Sizes, definition: str, audit: bool = False, seed: i
 
 
 class _Chain:
-    """One case's audit events, hashed in order as engine/audit.py hashes them (rows kept only with `audit`)."""
+    """One case's audit events, hashed in order as engine/audit.py hashes them."""
 
-    def __init__(self, w: Writer, instance_id: str, audit: bool) -> None:
-        self.w, self.instance_id, self.audit = w, instance_id, audit
+    def __init__(self, w: Writer, instance_id: str) -> None:
+        self.w, self.instance_id = w, instance_id
         self.seq, self.head, self.rows = 0, "", []
+        self._id = _string(instance_id)
 
     def add(self, at: datetime, actor: str, role: str | None, org: str | None, action: str, element: str | None,
             data: dict) -> None:  # fmt: skip
-        if not self.audit:
-            return
         self.seq += 1
-        fields = {
-            "stream": self.instance_id, "seq": self.seq, "instance_id": self.instance_id,
-            "at": at.isoformat(timespec="microseconds"), "actor": actor, "actor_role": role, "actor_org": org,
-            "action": action, "element_id": element, "data": data,
-        }  # fmt: skip
-        prev, self.head = self.head, chain_hash(self.head, fields)
-        self.rows.append((self.instance_id, self.seq, self.instance_id, self.w.time(at), actor, role, org, action,
-                          element, canonical_json(data), prev, self.head))  # fmt: skip
+        data_json = canonical_json(data)
+        when = at.isoformat(timespec="microseconds")
+        # canonical_json of audit._hashed_fields, written out: its keys in sorted order, the data encoded once
+        hashed = (
+            f'{{"action":{_string(action)},"actor":{_string(actor)},"actor_org":{_string(org)},'
+            f'"actor_role":{_string(role)},"at":"{when}","data":{data_json},"element_id":{_string(element)},'
+            f'"instance_id":{self._id},"seq":{self.seq},"stream":{self._id}}}'
+        )
+        prev, self.head = self.head, hashlib.sha256((self.head + hashed).encode()).hexdigest()
+        stored = f"{when[:10]} {when[11:26]}" if self.w.sqlite else at  # as Writer.time stores it
+        self.rows.append((self.instance_id, self.seq, self.instance_id, stored, actor, role, org, action,
+                          element, data_json, prev, self.head))  # fmt: skip
+
+
+def _string(value: str | None) -> str:
+    """A JSON string (or null) as canonical_json writes it."""
+    return "null" if value is None else encode_basestring(value)
 
 
 def events(sizes: Sizes) -> int:
@@ -334,15 +362,6 @@ def events(sizes: Sizes) -> int:
     completed, each finished case completed (running cases are one per open task)."""
     cases = len(_plan(sizes))
     return cases + sizes.tasks + (sizes.tasks - sizes.open_tasks) + (cases - sizes.open_tasks)
-
-
-def _split(rows: Iterator[tuple[str, tuple]], kind: str, instances: list[tuple] | None = None) -> Iterator[tuple]:
-    """The rows of one kind on; instance rows kept aside in `instances` (they are far fewer) when given."""
-    for found, row in rows:
-        if found == kind:
-            yield row
-        elif found == "i" and instances is not None:
-            instances.append(row)
 
 
 def generate(url: str, sizes: Sizes, quiet: bool = False) -> City:
@@ -368,14 +387,12 @@ def generate(url: str, sizes: Sizes, quiet: bool = False) -> City:
         for table in BULK_TABLES:
             for index in _secondary_indexes(table):
                 index.drop(conn)
-    # Two passes of the same seeded generator: the task rows, then the audit events (hashed) with the
-    # instance rows, which carry their chain's head.
-    instances: list[tuple] = []
-    w.insert("human_task", TASK_COLUMNS, _split(_rows(w, sizes, definition), "t"),
-             Progress("human_task", sizes.tasks, quiet))  # fmt: skip
-    w.insert("audit_event", AUDIT_COLUMNS, _split(_rows(w, sizes, definition, audit=True), "a", instances),
-             Progress("audit_event", events(sizes), quiet))  # fmt: skip
-    w.insert("process_instance", INSTANCE_COLUMNS, instances, Progress("instances", len(instances), quiet))
+    # One pass of the seeded generator: each case's tasks, its audit events (hashed) and its instance row,
+    # which carries its chain's head.
+    tables = {"t": ("human_task", TASK_COLUMNS), "a": ("audit_event", AUDIT_COLUMNS),
+              "i": ("process_instance", INSTANCE_COLUMNS)}  # fmt: skip
+    rows = sizes.tasks + events(sizes) + len(_plan(sizes))
+    w.insert_kinds(tables, _rows(w, sizes, definition), Progress("rows", rows, quiet))
     progress = Progress("indexes", sum(len(_secondary_indexes(t)) for t in BULK_TABLES), quiet)
     with sql.begin() as conn:
         for table in BULK_TABLES:
@@ -421,12 +438,12 @@ def postgres_url(admin_url: str, sizes: Sizes) -> str:
 
 
 def _pg_name(sizes: Sizes, head: str) -> str:
-    """govflow_city_<sizes>_<schema head>, each hashed short: PostgreSQL names stop at 63 bytes."""
-    return f"{_pg_prefix(sizes)}{hashlib.sha256(head.encode()).hexdigest()[:8]}"
+    """govflow_city_<sizes>_<schema head and layout>, each hashed short: PostgreSQL names stop at 63 bytes."""
+    return f"{_pg_prefix(sizes)}{hashlib.sha256(f'{head}-v{LAYOUT}'.encode()).hexdigest()[:8]}"
 
 
 def _pg_prefix(sizes: Sizes) -> str:
-    return f"govflow_city_{hashlib.sha256(sizes.key().encode()).hexdigest()[:8]}_"
+    return f"govflow_city_{hashlib.sha256(sizes.dims().encode()).hexdigest()[:8]}_"
 
 
 def ensure(kind: str, sizes: Sizes, admin_url: str | None = None, quiet: bool = False) -> City:
@@ -437,7 +454,7 @@ def ensure(kind: str, sizes: Sizes, admin_url: str | None = None, quiet: bool = 
         if _finished(url, sizes):
             return city_for(url, sizes)
         path = Path(url.removeprefix("sqlite:///"))
-        for stale in DATA.glob(f"city-*-{sizes.key()}.db*"):  # these sizes under an older schema head
+        for stale in DATA.glob(f"city-*-{sizes.dims()}.db*"):  # these sizes under an older head or layout
             stale.unlink()
         for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             leftover.unlink(missing_ok=True)
@@ -449,7 +466,7 @@ def ensure(kind: str, sizes: Sizes, admin_url: str | None = None, quiet: bool = 
     name = make_url(url).database
     admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        # these sizes under an older schema head (or a build that did not finish): dropped
+        # these sizes under an older schema head or layout (or a build that did not finish): dropped
         prefix = _pg_prefix(sizes)
         stale = conn.execute(text("SELECT datname FROM pg_database WHERE starts_with(datname, :p)"), {"p": prefix})
         for old in list(stale.scalars()):

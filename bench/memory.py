@@ -7,7 +7,8 @@ instances go on past the cache's size (a tenth of it, then a fifth): a bounded c
 between those two the RSS stays flat. (Between "full" and the first of them the allocator takes one more
 step as evictions begin; the first run showed +4%, then nothing.)
 
-    python -m bench.memory --child URL CACHED EXTRA    (what the parent runs)
+    python -m bench.memory --prepare URL                (what the parent runs first: the bench database)
+    python -m bench.memory --child URL CACHED EXTRA    (then this)
 """
 
 from __future__ import annotations
@@ -51,18 +52,19 @@ def child(url: str, cached: int, extra: int) -> None:
 
 
 def measure(args, log: Callable[[str], None]) -> list[Row]:  # noqa: ANN001 - bench/run.py's namespace
-    from bench import engine as eb
 
     cached = args.cached
     extra = max(1, cached // 5)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'memory.db'}"
-        eb.prepared_engine(url).close()
         env = os.environ | {
             "GOVFLOW_LIVE_CACHE_SIZE": str(cached),
             "GOVFLOW_SQLITE_SYNCHRONOUS": "NORMAL",  # the disk is not what this part measures
             "PYTHONPATH": str(ROOT),
         }
+        # In a process of its own: bench/run.py may run this part beside another that migrates a database,
+        # and Alembic's migration context is one per process.
+        subprocess.run([sys.executable, "-m", "bench.memory", "--prepare", url], cwd=ROOT, env=env, check=True)
         out = subprocess.run(
             [sys.executable, "-m", "bench.memory", "--child", url, str(cached), str(extra)],
             cwd=ROOT,
@@ -102,3 +104,7 @@ def measure(args, log: Callable[[str], None]) -> list[Row]:  # noqa: ANN001 - be
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1:2] == ["--prepare"]:
+        from bench import engine as eb
+
+        eb.prepared_engine(sys.argv[2]).close()
