@@ -41,12 +41,14 @@ def postgres_pids() -> list[int]:
     return found
 
 
-def _machine() -> tuple[int, int]:
-    """(busy, all) jiffies of every core since boot, from /proc/stat's first line."""
+def _machine() -> tuple[int, int, int]:
+    """(busy, stolen, all) jiffies of every core since boot, from /proc/stat's first line. Stolen time is
+    what the hypervisor gave other guests while this machine had work: cores this run did not have."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    stolen = values[7] if len(values) > 7 else 0
     everything = sum(values[:8])  # guest time is already inside user
-    return everything - idle, everything
+    return everything - idle - stolen, stolen, everything
 
 
 def _children_seconds() -> float:
@@ -63,10 +65,11 @@ class Usage:
     postgres: float
     clients: float
     busy: float
+    stolen: float = 0.0
 
     @property
     def idle(self) -> float:
-        return CORES - self.busy
+        return CORES - self.busy - self.stolen
 
     @property
     def other(self) -> float:
@@ -80,7 +83,7 @@ class Usage:
     def describe(self) -> str:
         return (
             f"servers {self.servers:.2f}, PostgreSQL {self.postgres:.2f}, clients {self.clients:.2f}, "
-            f"other {self.other:.2f}, idle {self.idle:.2f} cores"
+            f"other {self.other:.2f}, stolen by the hypervisor {self.stolen:.2f}, idle {self.idle:.2f} cores"
         )
 
 
@@ -91,7 +94,7 @@ class Meter:
     def __init__(self, server_pids: list[int]) -> None:
         self.server_pids = server_pids
 
-    def _read(self) -> tuple[float, dict[int, float], float, float, tuple[int, int]]:
+    def _read(self) -> tuple[float, dict[int, float], float, float, tuple[int, int, int]]:
         postgres = {pid: process_seconds(pid) for pid in postgres_pids()}
         servers = sum(process_seconds(pid) for pid in self.server_pids)
         return time.monotonic(), postgres, servers, _children_seconds(), _machine()
@@ -100,8 +103,9 @@ class Meter:
         self._before = self._read()
 
     def stop(self) -> Usage:
-        t1, pg1, servers1, children1, (busy1, all1) = self._read()
-        t0, pg0, servers0, children0, (busy0, all0) = self._before
+        t1, pg1, servers1, children1, (busy1, stolen1, all1) = self._read()
+        t0, pg0, servers0, children0, (busy0, stolen0, all0) = self._before
+        ticks = max(1, all1 - all0)
         seconds = t1 - t0
         # a backend that started during the run counts from zero; one that ended took its time along
         postgres = sum(spent - pg0.get(pid, 0.0) for pid, spent in pg1.items())
@@ -110,11 +114,12 @@ class Meter:
             servers=(servers1 - servers0) / seconds,
             postgres=postgres / seconds,
             clients=(children1 - children0) / seconds,
-            busy=CORES * (busy1 - busy0) / max(1, all1 - all0),
+            busy=CORES * (busy1 - busy0) / ticks,
+            stolen=CORES * (stolen1 - stolen0) / ticks,
         )
 
 
 def ceiling(usage: Usage, per_s: float) -> float:
-    """Instances/s if every core but the `other` load went to servers, PostgreSQL and clients at this
-    run's CPU per instance."""
-    return (CORES - usage.other) / usage.per_instance(per_s)
+    """Instances/s if every core but the `other` load and the stolen time went to servers, PostgreSQL and
+    clients at this run's CPU per instance."""
+    return (CORES - usage.other - usage.stolen) / usage.per_instance(per_s)

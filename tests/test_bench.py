@@ -193,7 +193,8 @@ def test_the_cpu_meter_counts_a_busy_server_process_and_the_machine() -> None:
 def test_the_scale_out_ceiling_is_every_core_but_the_others_at_the_runs_cost_per_instance() -> None:
     from bench import cpu
 
-    usage = cpu.Usage(seconds=10, servers=1.2, postgres=0.3, clients=0.1, busy=1.8)
-    assert round(usage.other, 6) == 0.2
-    # 1.6 cores for 40 instances/s: 0.04 CPU seconds an instance; on two cores (2 - 0.2) / 0.04 = 45
-    assert cpu.ceiling(usage, 40.0) == pytest.approx((cpu.CORES - 0.2) / 0.04)
+    usage = cpu.Usage(seconds=10, servers=1.2, postgres=0.3, clients=0.1, busy=1.8, stolen=0.1)
+    assert usage.other == pytest.approx(0.2)
+    assert usage.idle == pytest.approx(cpu.CORES - 1.9)
+    # 1.6 cores for 40 instances/s: 0.04 CPU seconds an instance; on two cores (2 - 0.2 - 0.1) / 0.04 = 42.5
+    assert cpu.ceiling(usage, 40.0) == pytest.approx((cpu.CORES - 0.3) / 0.04)
