@@ -192,7 +192,7 @@ def durable_commit_ms(engine: Engine, n: int = 2000) -> float:
         key = "INTEGER PRIMARY KEY" if sqlite else "SERIAL PRIMARY KEY"
         cursor.execute(f"CREATE TABLE {table} (id {key}, body TEXT)")
         connection.commit()
-        row = "INSERT INTO bench_commit_floor (body) VALUES (" + ("?" if sqlite else "%s") + ")"
+        row = f"INSERT INTO {table} (body) VALUES ({'?' if sqlite else '%s'})"
         started = time.perf_counter()
         for i in range(n):
             if sqlite:  # the engine's connections issue BEGIN themselves (isolation_level None)

@@ -52,7 +52,6 @@ def child(url: str, cached: int, extra: int) -> None:
 
 
 def measure(args, log: Callable[[str], None]) -> list[Row]:  # noqa: ANN001 - bench/run.py's namespace
-
     cached = args.cached
     extra = max(1, cached // 5)
     with tempfile.TemporaryDirectory() as tmp:
