@@ -119,6 +119,21 @@ class Meter:
         )
 
 
+class Stolen:
+    """Cores the hypervisor held back from this machine since this was made: a figure measured while it
+    held back much ran on a smaller machine than its baseline may have."""
+
+    def __init__(self) -> None:
+        _, self._stolen, self._all = _machine()
+
+    def cores(self) -> float:
+        _, stolen, everything = _machine()
+        return CORES * (stolen - self._stolen) / max(1, everything - self._all)
+
+    def describe(self) -> str:
+        return f"the hypervisor held back {self.cores():.2f} of {CORES} cores meanwhile"
+
+
 def ceiling(usage: Usage, per_s: float) -> float:
     """Instances/s if every core but the `other` load and the stolen time went to servers, PostgreSQL and
     clients at this run's CPU per instance."""

@@ -39,12 +39,15 @@ def log(message: str) -> None:
 
 
 def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    from bench import cpu
     from bench import engine as eb
 
     n = args.instances
     eb.in_memory(20)  # warm-up
+    stolen = cpu.Stolen()
     memory_s = eb.in_memory(n)
     in_memory = n / memory_s
+    memory_stolen = stolen.cores()
     log(f"in-memory SpiffWorkflow: {in_memory:.0f} instances/s")
     backends = []
     tmp = tempfile.TemporaryDirectory()
@@ -57,7 +60,9 @@ def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> Non
         engine = eb.prepared_engine(url)
         try:
             eb.govflow_run(engine, 10)  # warm-up
+            stolen = cpu.Stolen()
             seconds = eb.govflow_run(engine, n)
+            held_back = stolen.describe()
             load = load_average()
             per_s = n / seconds
             context[f"in_process_{label}"] = per_s
@@ -71,7 +76,8 @@ def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> Non
                     "instances/s",
                     in_memory,
                     target,
-                    f"baseline: in-memory SpiffWorkflow, same {n} instances; load {load}; a bare one-row "
+                    f"baseline: in-memory SpiffWorkflow, same {n} instances ({memory_stolen:.2f} cores held "
+                    f"back during it); load {load}; {held_back}; a bare one-row "
                     f"durable transaction here {floor:.3f} ms: {eb.COMMANDS_PER_INSTANCE} an instance and "
                     f"nothing else would cap the ratio at {cap:.2f}x",
                 )
@@ -97,6 +103,7 @@ def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> Non
 
 
 def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
+    from bench import cpu
     from bench import engine as eb
     from bench.http_load import drive
     from bench.server import serving
@@ -106,7 +113,9 @@ def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
         eb.prepared_engine(url).close()
         with serving(url, Path(tmp) / "serve.log", workers=2) as server:
             drive(server.port, 2, 1.0)  # warm-up: every worker has the spec and its connections
+            stolen = cpu.Stolen()
             result = drive(server.port, args.clients, args.seconds)
+            held_back = stolen.describe()
         load = load_average()
     log(f"HTTP SQLite, 2 processes: {result}")
     baseline = context.get("in_process_SQLite")
@@ -118,7 +127,7 @@ def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
             baseline,
             "value >= 300",
             f"{args.clients} keep-alive clients, {args.seconds:.0f} s, {result['errors']} errors; "
-            f"baseline: in-process SQLite above; load {load}",
+            f"baseline: in-process SQLite above; load {load}; {held_back}",
         )
     )
 

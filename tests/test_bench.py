@@ -134,6 +134,7 @@ def test_make_bench_writes_one_row_per_figure_in_the_issues_shape(tmp_path: Path
         assert row["ratio"] == row["value"] / row["baseline"]
     throughput = next(row for row in rows if row["name"] == "throughput in-process, SQLite")
     assert "durable transaction here" in throughput["note"] and "cap the ratio at" in throughput["note"]
+    assert "the hypervisor held back" in throughput["note"]
 
 
 def test_the_commit_floor_is_measured_on_the_engines_own_connections_and_leaves_nothing(db_url: str) -> None:
