@@ -64,16 +64,22 @@ def _reads_everything(by: Principal) -> bool:
     return by.is_system or any(h.role in READERS_OF_EVERYTHING for h in by.person.holdings)
 
 
+def _unindexed(column: InstrumentedAttribute) -> ColumnElement:
+    """The column as an expression no index answers: `column || ''`, the same text, NULL where it is NULL.
+    For a condition SQLite's planner must apply as a filter, not choose an index by."""
+    return column.concat("")
+
+
 def _unclaimed(dialect: str) -> ColumnElement[bool]:
     """`assignee IS NULL` as a filter that no index answers, on SQLite.
 
     SQLite's statistics hold one average per index prefix: about 84 tasks per assignee and status at city
     scale, as few as the candidate index finds for a role at a unit, while 70,000 tasks are unclaimed. On
     that tie SQLite takes whichever index it meets first, and where that was the assignee index it read
-    every unclaimed task of the city for one inbox page (130 ms). `assignee || ''` is NULL exactly when
-    the assignee is. PostgreSQL's statistics know the share of NULLs."""
+    every unclaimed task of the city for one inbox page (130 ms). PostgreSQL's statistics know the share
+    of NULLs."""
     if dialect == "sqlite":
-        return HumanTask.assignee.concat("").is_(None)
+        return _unindexed(HumanTask.assignee).is_(None)
     return HumanTask.assignee.is_(None)
 
 
@@ -168,7 +174,7 @@ class Queries(EngineBase):
         within = reach.within(ProcessInstance.org_path, paths)
         if self.dialect != "sqlite" or _fewer_than(session, select(ProcessInstance.id).where(within), FEW_ROWS):
             return within
-        return reach.within(ProcessInstance.org_path.concat(""), paths)  # an expression no index answers
+        return reach.within(_unindexed(ProcessInstance.org_path), paths)
 
     def _fenced(self, session: Session, condition: ColumnElement[bool]) -> ColumnElement[bool]:
         """On PostgreSQL, instances matching `condition` taken first, then sorted, when they are few.
