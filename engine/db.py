@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import insert_events_in_bulk
 from engine.errors import DatabaseFull, DatabaseUnavailable
+from engine.writer_gate import GatedConnection, WriterGate
+
+SQLITE_BUSY_SECONDS = 30
 
 
 def dialect_name(url: str) -> str:
@@ -27,13 +30,19 @@ def make_sql_engine(url: str, sqlite_synchronous: str = "FULL", readonly: bool =
     """A pool for `url`; on SQLite, `readonly` pools begin shared transactions instead of taking the write lock."""
     url = normalize_url(url)
     if dialect_name(url) == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _tune_sqlite(engine, sqlite_synchronous, "BEGIN" if readonly else "BEGIN IMMEDIATE")
+        connect_args: dict = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+        gate = None
+        if not readonly:
+            gate = WriterGate(make_url(url).database, SQLITE_BUSY_SECONDS)
+            connect_args["factory"] = GatedConnection
+        engine = create_engine(url, connect_args=connect_args)
+        _tune_sqlite(engine, sqlite_synchronous, gate)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str) -> None:
+def _tune_sqlite(engine: SqlEngine, synchronous: str, gate: WriterGate | None) -> None:
+    """WAL, durable commits, foreign keys; writers (`gate` given) queue for the write lock at BEGIN."""
     if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
         raise ValueError(f"GOVFLOW_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {synchronous!r}")
 
@@ -46,13 +55,24 @@ def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.close()
+        if gate is not None:
+            dbapi_connection.gate = gate
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001, ANN202
         # Every command writes, so take the write lock up front: commands queue instead of failing.
-        connection.exec_driver_sql(begin)
+        if gate is None:
+            connection.exec_driver_sql("BEGIN")
+            return
+        writer = connection.connection.dbapi_connection
+        writer.wait_turn()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.let_go()
+            raise
 
 
 def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
