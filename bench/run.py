@@ -3,7 +3,8 @@
 Parts (each can run alone with --only; --smoke shrinks every size for a quick check):
 - engine:   throughput in-process on a SQLite file (WAL) and on PostgreSQL vs in-memory SpiffWorkflow,
             and the cost of one command after 1,000 vs 10 loop rounds (bench/engine.py's functions);
-- http:     a real `govflow serve --workers 2` on a SQLite file, keep-alive client processes;
+- http:     a real `govflow serve --workers 2` on a SQLite file, keep-alive client processes; and SQLite's
+            write lock handed between two processes, the writer gate vs SQLite's busy handler (bench/write_lock.py);
 - scaleout: 1 vs 2 API processes on PostgreSQL under the same client load, with where each run's CPU
             went (bench/cpu.py) and the most two processes could reach on this machine's cores;
 - inbox:    the city-scale database (bench/city_data.py, cached in bench/.data/), an official's first
@@ -103,7 +104,7 @@ def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> Non
 
 
 def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
-    from bench import cpu
+    from bench import cpu, write_lock
     from bench import engine as eb
     from bench.http_load import drive
     from bench.server import serving
@@ -128,6 +129,21 @@ def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
             "value >= 300",
             f"{args.clients} keep-alive clients, {args.seconds:.0f} s, {result['errors']} errors; "
             f"baseline: in-process SQLite above; load {load}; {held_back}",
+        )
+    )
+    handed = write_lock.measure(seconds=2.0 if args.smoke else 4.0)
+    log(f"SQLite write lock, {write_lock.PROCESSES} processes: {handed}")
+    rows.append(
+        Row(
+            f"SQLite write lock handed between {write_lock.PROCESSES} processes",
+            handed["gate_per_s"],
+            "transactions/s",
+            handed["busy_per_s"],
+            "ratio > 1",
+            f"writers queued at govflow's writer gate; baseline: SQLite's busy handler alone; each transaction "
+            f"{write_lock.INSIDE_MS:.0f} ms of CPU under the lock (capacity {handed['capacity_per_s']:.0f}/s) "
+            f"and {write_lock.OUTSIDE_MS:.0f} ms outside; mean wait to begin {handed['gate_wait_ms']:.1f} vs "
+            f"{handed['busy_wait_ms']:.1f} ms; alternating runs ({handed['runs']}); load {load_average()}",
         )
     )
 

@@ -26,23 +26,27 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_sql_engine(url: str, sqlite_synchronous: str = "FULL", readonly: bool = False) -> SqlEngine:
-    """A pool for `url`; on SQLite, `readonly` pools begin shared transactions instead of taking the write lock."""
+def make_sql_engine(
+    url: str, sqlite_synchronous: str = "FULL", readonly: bool = False, writer_gate: bool = True
+) -> SqlEngine:
+    """A pool for `url`; on SQLite, `readonly` pools begin shared transactions instead of taking the write lock,
+    and writers queue at the writer gate (`writer_gate=False`: in SQLite's busy handler only, the bench's
+    baseline)."""
     url = normalize_url(url)
     if dialect_name(url) == "sqlite":
         connect_args: dict = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
         gate = None
-        if not readonly:
+        if not readonly and writer_gate:
             gate = WriterGate(make_url(url).database, SQLITE_BUSY_SECONDS)
             connect_args["factory"] = GatedConnection
         engine = create_engine(url, connect_args=connect_args)
-        _tune_sqlite(engine, sqlite_synchronous, gate)
+        _tune_sqlite(engine, sqlite_synchronous, "BEGIN" if readonly else "BEGIN IMMEDIATE", gate)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def _tune_sqlite(engine: SqlEngine, synchronous: str, gate: WriterGate | None) -> None:
-    """WAL, durable commits, foreign keys; writers (`gate` given) queue for the write lock at BEGIN."""
+def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str, gate: WriterGate | None) -> None:
+    """WAL, durable commits, foreign keys; transactions start with `begin`, after the gate when one is given."""
     if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
         raise ValueError(f"GOVFLOW_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {synchronous!r}")
 
@@ -64,12 +68,12 @@ def _tune_sqlite(engine: SqlEngine, synchronous: str, gate: WriterGate | None) -
     def _on_begin(connection):  # noqa: ANN001, ANN202
         # Every command writes, so take the write lock up front: commands queue instead of failing.
         if gate is None:
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql(begin)
             return
         writer = connection.connection.dbapi_connection
         writer.wait_turn()
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(begin)
         except BaseException:
             writer.let_go()
             raise
