@@ -339,7 +339,10 @@ class Queries(EngineBase):
             if actor:
                 query = query.where(_acted_in(session, actor))
             if missed_deadline is not None:
-                late = select(HumanTask.id).where(HumanTask.instance_id == ProcessInstance.id, missed(utcnow()))
+                # Only columns of ix_human_task_instance_due: the probe never reads a task's row.
+                late = select(HumanTask.instance_id).where(
+                    HumanTask.instance_id == ProcessInstance.id, missed(utcnow())
+                )
                 query = query.where(late.exists() if missed_deadline else ~late.exists())
             return paging.page(session, query, INSTANCE_ORDER, "instances", cursor, limit, views.instance_summary)
 
