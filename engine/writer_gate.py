@@ -46,10 +46,12 @@ class WriterGate:
                 self._file.close()
                 self._file = None
             self._threads = threading.Lock()
-            # A folder we cannot write leaves no file: then SQLite's busy handler alone queues the processes.
-            if self._path is not None:
+            # Another user's lock file is locked through a descriptor opened for reading; a folder we cannot
+            # write, without the file, leaves no gate: then SQLite's busy handler alone queues the processes.
+            for mode in ("ab", "rb") if self._path is not None else ():
                 with contextlib.suppress(OSError):
-                    self._file = open(self._path, "ab")  # noqa: SIM115 - held for the gate's life
+                    self._file = open(self._path, mode)  # noqa: SIM115 - held for the gate's life
+                    break
             self._pid = os.getpid()
 
     def acquire(self) -> bool:
