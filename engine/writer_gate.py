@@ -107,6 +107,10 @@ class GatedConnection(sqlite3.Connection):
         finally:
             self.let_go()
 
+    def __del__(self) -> None:
+        # A connection dropped without close() (the pool closes its own) must not keep the gate forever.
+        self.let_go()
+
     def let_go(self) -> None:
         if self.holding:
             self.holding = False

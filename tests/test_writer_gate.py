@@ -4,9 +4,11 @@ failure and after a killed process, and never longer than the busy timeout."""
 from __future__ import annotations
 
 import fcntl
+import gc
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,7 +20,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import text
 
 from engine.db import make_sql_engine
-from engine.writer_gate import WriterGate
+from engine.writer_gate import GatedConnection, WriterGate
 from tests.conftest import ROOT
 
 
@@ -99,6 +101,19 @@ def test_a_failed_transaction_and_a_closed_connection_both_let_the_next_writer_i
         assert _notes(sql) == ["kept"]
     finally:
         sql.dispose()
+
+
+def test_a_connection_dropped_without_closing_gives_the_gate_back(database: Path) -> None:
+    gate = WriterGate(str(database), timeout=0.3)
+    connection = sqlite3.connect(database, factory=GatedConnection)
+    connection.gate = gate
+    connection.wait_turn()
+    assert connection.holding and _gate_is_taken(database)
+    del connection
+    gc.collect()
+    assert not _gate_is_taken(database)
+    assert gate.acquire()  # and this process's writers are not kept waiting on its thread lock
+    gate.release()
 
 
 # A writer in a process of its own: it opens a write transaction, says so, and waits to be killed.
