@@ -29,7 +29,8 @@ class WriterGate:
     def __init__(self, database_path: str | None, timeout: float) -> None:
         self.timeout = timeout
         named = bool(database_path) and database_path != ":memory:" and not database_path.startswith("file:")
-        self._path = database_path + "-writer" if named else None
+        # Absolute now: SQLite opened a relative path against the directory the process was in then.
+        self._path = os.path.abspath(database_path) + "-writer" if named else None
         self._pid = -1
         self._threads = threading.Lock()
         self._file: BinaryIO | None = None
