@@ -29,7 +29,7 @@ class WriterGate:
     def __init__(self, database_path: str | None, timeout: float) -> None:
         self.timeout = timeout
         named = bool(database_path) and database_path != ":memory:" and not database_path.startswith("file:")
-        # Absolute now: SQLite opened a relative path against the directory the process was in then.
+        # Absolute at once: the same file whatever directory the process is in when it first writes.
         self._path = os.path.abspath(database_path) + "-writer" if named else None
         self._pid = -1
         self._threads = threading.Lock()
