@@ -34,7 +34,8 @@ def work(engine: Engine, case: str, element: str, user: str, data: dict, org_uni
     """Complete the open step `element` as `user`; the id of the task completed."""
     tasks = engine.get_instance(case)["tasks"]
     task = next(t for t in tasks if t["element_id"] == element and org_unit in (None, t["candidate"]["org_unit"]))
-    engine.complete(task["id"], engine.principal(user), data)
+    result = engine.complete(task["id"], engine.principal(user), data)
+    assert result["instance"]["status"] != "failed", result["instance"]
     return task["id"]
 
 

@@ -450,6 +450,41 @@ def test_time_limit_works_outside_the_main_thread() -> None:
         within(10, lambda: SandboxedEnvironment(time_limit=0.3).execute("while True: pass", {}))
 
 
+@contextmanager
+def slow_garbage_collection(seconds: float) -> Iterator[None]:
+    """Every collection in the block takes `seconds` longer, as a full one over a large heap on a busy server."""
+
+    def slow(phase: str, info: dict) -> None:
+        if phase == "stop":
+            time.sleep(seconds)
+
+    gc.callbacks.insert(0, slow)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(slow)
+
+
+def test_a_garbage_collection_pause_does_not_count_against_a_script() -> None:
+    """A collection stops every thread, whoever set it off: a short script must not fail for it."""
+    env = SandboxedEnvironment(helpers={"collect": gc.collect, "wait": time.sleep}, time_limit=0.3)
+    data: dict = {}
+    with slow_garbage_collection(0.6):
+        within(10, lambda: env.execute("collect()\ndone = True", data))
+    assert data["done"] is True
+    # The same wait spent in a helper is the script's own time.
+    with pytest.raises(ScriptRefusedError, match=r"ran longer than 0.3 s and was stopped \(line 2\)"):
+        within(10, lambda: env.execute("wait(0.6)\ndone = True", {}))
+
+
+def test_a_script_that_keeps_the_collector_busy_is_still_stopped() -> None:
+    env = SandboxedEnvironment(helpers={"collect": gc.collect}, time_limit=0.3)
+    started = time.monotonic()
+    with slow_garbage_collection(0.05), pytest.raises(ScriptRefusedError, match="ran longer than 0.3 s"):
+        within(10, lambda: env.execute("while True:\n    collect()", {}))
+    assert time.monotonic() - started < 5
+
+
 def test_one_engine_serves_many_threads_while_one_script_is_stopped() -> None:
     env = SandboxedEnvironment(helpers={"double": lambda x: x * 2}, time_limit=0.5)
     results: dict[int, list[int]] = {}

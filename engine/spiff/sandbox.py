@@ -4,7 +4,8 @@ Every script task, pre/post-script, gateway condition, DMN cell and timer expres
 procedure runs through `SandboxedScriptEngine`.  SpiffWorkflow's own `PythonScriptEngine` hands the text
 to `eval`/`exec` with full builtins, which would let any procedure designer run arbitrary code on the
 server; here the text is compiled by RestrictedPython under a stricter policy and runs with a small set
-of builtins, guarded attribute/item access, size caps on the cheap memory bombs and a wall-clock limit.
+of builtins, guarded attribute/item access, size caps on the cheap memory bombs and a wall-clock limit
+(the process's pauses for garbage collection not counted).
 
 Semantics follow SpiffWorkflow's `TaskDataEnvironment`: task data variables are names, assignments become
 task data, `external_context` (DMN's `dmninputexpr`, data objects) is visible but never written back.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import decimal
+import gc
 import sys
 import time
 import types
@@ -46,6 +48,9 @@ from engine.spiff.sandbox_policy import (
 __all__ = ["SandboxedScriptEngine", "SandboxedEnvironment"]
 
 MAX_DEPTH = 100  # nested calls of sandboxed functions (see _Tracer for why this is not left to Python)
+# Garbage collection's pauses are given back to a script up to this many times its time limit, so a script
+# that keeps the collector busy is still stopped.
+GARBAGE_COLLECTION_GRACE = 5
 
 
 class _Tracer:
@@ -60,14 +65,29 @@ class _Tracer:
     Guards called from C loops, where no sandboxed line runs, call `checkpoint` (see sandbox_budget).
     """
 
-    __slots__ = ("deadline", "depth", "max_depth", "memory_ceiling", "next_look")
+    __slots__ = ("collecting_since", "deadline", "depth", "latest", "max_depth", "memory_ceiling", "next_look")
 
-    def __init__(self, deadline: float, max_depth: int, memory_limit: int) -> None:
-        self.deadline = deadline
+    def __init__(self, time_limit: float, max_depth: int, memory_limit: int) -> None:
+        started = time.monotonic()
+        self.deadline = started + time_limit
+        self.latest = started + GARBAGE_COLLECTION_GRACE * time_limit
         self.depth = 0
         self.max_depth = max_depth
         self.memory_ceiling = rss_bytes() + memory_limit
-        self.next_look = time.monotonic() + CHECK_INTERVAL
+        self.next_look = started + CHECK_INTERVAL
+        self.collecting_since: float | None = None
+
+    def garbage_collection(self, phase: str, info: dict) -> None:
+        """A `gc.callbacks` entry: the time a collection takes is given back to the script.
+
+        A full collection of a large heap stops every thread for as long as it takes (a second and more on a
+        busy server), whichever thread's allocation set it off; it is the process's time, not the script's.
+        """
+        if phase == "start":
+            self.collecting_since = time.monotonic()
+        elif self.collecting_since is not None:
+            self.deadline = min(self.deadline + time.monotonic() - self.collecting_since, self.latest)
+            self.collecting_since = None
 
     def __call__(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if frame.f_code.co_filename == SCRIPT_FILENAME:
@@ -205,7 +225,8 @@ class SandboxedEnvironment(TaskDataEnvironment):
         previous = sys.gettrace()
         previous_decimal_context = decimal.getcontext()
         decimal.setcontext(DECIMAL_CONTEXT.copy())  # a copy: contexts carry per-thread flags
-        tracer = _Tracer(time.monotonic() + self.time_limit, max_depth, self.memory_limit_mb * 2**20)
+        tracer = _Tracer(self.time_limit, max_depth, self.memory_limit_mb * 2**20)
+        gc.callbacks.append(tracer.garbage_collection)
         sys.settrace(tracer)
         try:
             return eval(code, namespace)
@@ -224,6 +245,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
             raise ScriptRefusedError(message, line, reason) from None
         finally:
             sys.settrace(previous)
+            gc.callbacks.remove(tracer.garbage_collection)
             decimal.setcontext(previous_decimal_context)
 
 
@@ -243,8 +265,8 @@ class SandboxedScriptEngine(PythonScriptEngine):
     """SpiffWorkflow script engine running every script and expression in the sandbox.
 
     `helpers` are extra callables visible by name to scripts and expressions (trusted code: they run
-    unrestricted and untimed).  `time_limit` is the wall-clock budget of one script or expression,
-    `memory_limit_mb` how much it may grow the process's memory.
+    unrestricted and untimed).  `time_limit` is the wall-clock budget of one script or expression, less
+    the garbage collector's pauses, `memory_limit_mb` how much it may grow the process's memory.
     """
 
     def __init__(
