@@ -8,6 +8,7 @@ import sys
 import click
 
 from engine.cli.support import command_errors, emit, engine_of, json_option
+from engine.startup_heap import freeze_startup_heap
 
 
 @click.command()
@@ -30,6 +31,8 @@ def worker(ctx: click.Context, once: bool, batch: int, poll: float, name: str | 
     govflow_log.propagate = False
     runner = Worker(engine_of(ctx), batch=batch, poll=poll, name=name)
     runner.install_signal_handlers()
+    if not once:
+        freeze_startup_heap()
     runner.run(once=once)
 
 
