@@ -9,8 +9,9 @@ Parts (each can run alone with --only; --smoke shrinks every size for a quick ch
             went (bench/cpu.py) and the most two processes could reach on this machine's cores;
 - inbox:    the city-scale database (bench/city_data.py, cached in bench/.data/), an official's first
             inbox page and an auditor's filtered instance search over HTTP, p99, on both databases;
-- memory:   one process holding 10,000 cached live workflows, and that the cache stays bounded (run
-            while the inbox part builds its city databases, when both parts run: it measures memory).
+- memory:   one API process holding 10,000 cached live workflows, that the cache stays bounded, and the
+            pause of a full garbage collection there, start-up objects frozen vs not (run while the inbox
+            part builds its city databases, when both parts run: one core is its own).
 
 Every figure is printed with the load average it was measured under: the machine is shared.
 """
