@@ -458,7 +458,7 @@ def slow_garbage_collection(seconds: float) -> Iterator[None]:
         if phase == "stop":
             time.sleep(seconds)
 
-    gc.callbacks.insert(0, slow)
+    gc.callbacks.insert(0, slow)  # ahead of the tracer's own entry, so its "stop" sees the collection end late
     try:
         yield
     finally:
