@@ -20,7 +20,7 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     # How many live workflows a process keeps in memory (checked against the instance version).
     live_cache_size: int = 512
-    # Wall-clock limit for one script or expression in the sandbox, in seconds.
+    # Processor seconds one script or expression may use in the sandbox (waits capped at 5x on the wall clock).
     script_time_limit: float = 2.0
     # How much one script or expression may grow the process's resident memory, in MB.
     script_memory_limit: int = 256

@@ -4,8 +4,9 @@ Every script task, pre/post-script, gateway condition, DMN cell and timer expres
 procedure runs through `SandboxedScriptEngine`.  SpiffWorkflow's own `PythonScriptEngine` hands the text
 to `eval`/`exec` with full builtins, which would let any procedure designer run arbitrary code on the
 server; here the text is compiled by RestrictedPython under a stricter policy and runs with a small set
-of builtins, guarded attribute/item access, size caps on the cheap memory bombs and a wall-clock limit
-(the process's pauses for garbage collection not counted).
+of builtins, guarded attribute/item access, size caps on the cheap memory bombs and a time limit on the
+processor time the script's thread uses (its waits for the processor and the garbage collector's pauses
+not counted, up to a wall-clock cap).
 
 Semantics follow SpiffWorkflow's `TaskDataEnvironment`: task data variables are names, assignments become
 task data, `external_context` (DMN's `dmninputexpr`, data objects) is visible but never written back.
@@ -24,6 +25,7 @@ import copy
 import decimal
 import gc
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Mapping
@@ -48,13 +50,19 @@ from engine.spiff.sandbox_policy import (
 __all__ = ["SandboxedScriptEngine", "SandboxedEnvironment"]
 
 MAX_DEPTH = 100  # nested calls of sandboxed functions (see _Tracer for why this is not left to Python)
-# Garbage collection's pauses are given back to a script up to this many times its time limit, so a script
-# that keeps the collector busy is still stopped.
-GARBAGE_COLLECTION_GRACE = 5
+# Time a script's thread does not run (the machine's other processes or the server's other threads have
+# the processor, the garbage collector pauses it) is given back up to this many times its time limit on the
+# wall clock, so a script that keeps the collector busy, or blocks, is still stopped.
+WALL_CLOCK_GRACE = 5
 
 
 class _Tracer:
-    """A `sys.settrace` function that stops sandboxed frames after a deadline or past the memory budget.
+    """A `sys.settrace` function that stops sandboxed frames past their time limit or the memory budget.
+
+    The limit counts the processor time of the script's thread, less its own garbage collections: a few
+    lines must not fail a case because the machine is busy (other processes and threads have the
+    processor while this one waits) or because the collector walks the process's heap.  The wall clock
+    decides when to look at the thread's clock, and caps everything at `WALL_CLOCK_GRACE` times the limit.
 
     Signals would only work in the main thread; the engine runs in web-server and worker threads.
     Only frames of sandboxed code are traced.  Other frames (helpers, guards) are not handed on to the
@@ -65,28 +73,47 @@ class _Tracer:
     Guards called from C loops, where no sandboxed line runs, call `checkpoint` (see sandbox_budget).
     """
 
-    __slots__ = ("collecting_since", "deadline", "depth", "latest", "max_depth", "memory_ceiling", "next_look")
+    __slots__ = (
+        "collected",
+        "collecting_since",
+        "cpu_started",
+        "deadline",
+        "depth",
+        "latest",
+        "max_depth",
+        "memory_ceiling",
+        "next_look",
+        "thread",
+        "time_limit",
+    )
 
     def __init__(self, time_limit: float, max_depth: int, memory_limit: int) -> None:
         started = time.monotonic()
-        self.deadline = started + time_limit
-        self.latest = started + GARBAGE_COLLECTION_GRACE * time_limit
+        self.time_limit = time_limit
+        self.deadline = started + time_limit  # when to look at the thread's processor time next
+        self.latest = started + WALL_CLOCK_GRACE * time_limit
+        self.thread = threading.get_ident()
+        self.cpu_started = time.thread_time()
+        self.collected = 0.0  # processor time this thread spent collecting garbage
+        self.collecting_since: float | None = None
         self.depth = 0
         self.max_depth = max_depth
         self.memory_ceiling = rss_bytes() + memory_limit
         self.next_look = started + CHECK_INTERVAL
-        self.collecting_since: float | None = None
 
     def garbage_collection(self, phase: str, info: dict) -> None:
-        """A `gc.callbacks` entry: the time a collection takes is given back to the script.
+        """A `gc.callbacks` entry: a collection the script's own thread runs is not the script's time.
 
-        A full collection of a large heap stops every thread for as long as it takes (a second and more on a
-        busy server), whichever thread's allocation set it off; it is the process's time, not the script's.
+        A full collection of a large heap takes a second and more on a busy server, and the allocation that
+        sets it off may be the script's; it is the process's housekeeping.  Another thread's collection
+        needs no entry: this thread waits for it and its processor clock stands still.
         """
+        if threading.get_ident() != self.thread:
+            return
         if phase == "start":
-            self.collecting_since = time.monotonic()
+            self.collecting_since = time.thread_time()
         elif self.collecting_since is not None:
-            self.deadline = min(self.deadline + time.monotonic() - self.collecting_since, self.latest)
+            self.collected += time.thread_time() - self.collecting_since
             self.collecting_since = None
 
     def __call__(self, frame: types.FrameType, event: str, arg: Any) -> Any:
@@ -111,11 +138,18 @@ class _Tracer:
     def checkpoint(self) -> None:
         now = time.monotonic()
         if now > self.deadline:
-            raise Stop("time limit", timed_out=True)
+            self._look_at_the_processor_time(now)
         if now >= self.next_look:
             self.next_look = now + CHECK_INTERVAL
             if rss_bytes() > self.memory_ceiling:
                 raise Stop("memory")
+
+    def _look_at_the_processor_time(self, now: float) -> None:
+        # The wall clock has run past the limit; the thread's own clock says whether the script has.
+        left = self.time_limit - (time.thread_time() - self.cpu_started - self.collected)
+        if left <= 0 or now >= self.latest:
+            raise Stop("time limit", timed_out=True)
+        self.deadline = min(now + left, self.latest)
 
 
 _STACK_MARGIN = 50  # frames kept free below the deepest script frame for guards, the tracer and C calls
