@@ -110,8 +110,12 @@ class EngineBase:
 
     @contextmanager
     def reading_rows(self) -> Iterator[Connection]:
-        """A read-only look without a Session, for plain-column reads every request pays for."""
-        with _database_errors(), self.sql_read.connect() as connection:
+        """A read-only look without a Session, for plain-column reads every request pays for.
+
+        It ends with a commit, not the pool's rollback: psycopg forgets every prepared statement of the
+        connection on a rollback, so the next command on it would parse and plan each statement again.
+        """
+        with _database_errors(), self.sql_read.begin() as connection:
             yield connection
 
     def _lock_instance(self, session: Session, instance_id: str, task_id: str | None = None) -> ProcessInstance:
