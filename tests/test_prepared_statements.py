@@ -1,8 +1,8 @@
 """PostgreSQL's prepared statements: kept from one request to the next, planned for their values in reads.
 
 psycopg prepares a statement on its connection after five runs and forgets every one at a rollback. The
-token check each API request starts with must therefore end its read with a commit, or the command that
-follows parses and plans each of its statements again (twice the database's work per request, measured).
+token check each API request starts with must therefore not end in one (it runs in autocommit), or the
+command that follows parses and plans each of its statements again (twice the database's work per request).
 Once prepared, PostgreSQL may run a statement with one generic plan: right for a command's key lookups,
 far too slow for some values of a search (a business-key prefix, a day), so reads plan for their values.
 """

@@ -122,9 +122,14 @@ class EngineBase:
     def reading_rows(self) -> Iterator[Connection]:
         """A read-only look without a Session, for plain-column reads every request pays for.
 
-        It ends with a commit, not the pool's rollback: psycopg forgets every prepared statement of the
-        connection on a rollback, so the next command on it would parse and plan each statement again.
+        On PostgreSQL each statement is its own transaction (autocommit): no BEGIN and COMMIT round trips,
+        and no rollback when the connection goes back to the pool, at which psycopg would forget every
+        prepared statement of the connection and the next command on it would parse and plan each again.
         """
+        if self.dialect == "postgresql":
+            with _database_errors(), self.sql_read.connect() as connection:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            return
         with _database_errors(), self.sql_read.begin() as connection:
             yield connection
 
