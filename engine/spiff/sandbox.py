@@ -299,8 +299,8 @@ class SandboxedScriptEngine(PythonScriptEngine):
     """SpiffWorkflow script engine running every script and expression in the sandbox.
 
     `helpers` are extra callables visible by name to scripts and expressions (trusted code: they run
-    unrestricted and untimed).  `time_limit` is the wall-clock budget of one script or expression, less
-    the garbage collector's pauses, `memory_limit_mb` how much it may grow the process's memory.
+    unrestricted and untimed).  `time_limit` is the processor time one script or expression may use (its
+    waits capped at `WALL_CLOCK_GRACE` times it), `memory_limit_mb` how much it may grow the process's memory.
     """
 
     def __init__(
