@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import insert_events_in_bulk
@@ -12,6 +14,9 @@ from engine.errors import DatabaseFull, DatabaseUnavailable
 from engine.writer_gate import GatedConnection, WriterGate
 
 SQLITE_BUSY_SECONDS = 30
+# A pooled PostgreSQL connection idle at least this long is pinged before use (HikariCP's alive-bypass
+# window is the same 0.5 s): one used moments ago is alive, and a ping is a round trip on every request.
+IDLE_BEFORE_PING = 0.5
 
 
 def dialect_name(url: str) -> str:
@@ -42,7 +47,39 @@ def make_sql_engine(
         engine = create_engine(url, connect_args=connect_args)
         _tune_sqlite(engine, sqlite_synchronous, "BEGIN" if readonly else "BEGIN IMMEDIATE", gate)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+_RETURNED_AT = "govflow_returned_at"
+
+
+def _ping_when_idle(engine: SqlEngine) -> None:
+    """Ping a pooled connection before use when it sat idle for IDLE_BEFORE_PING or more.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, and each API request checks out twice (the token,
+    the command). A connection the server dropped meanwhile (a restart, an idle timeout) fails its ping:
+    then, as with `pool_pre_ping`, every pooled connection is replaced and the request gets a new one. One
+    dropped within the window fails its statement instead, which answers 503 and replaces the pool too.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checked_in(_dbapi_connection, record):  # noqa: ANN001, ANN202
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):  # noqa: ANN001, ANN202
+        returned = record.info.pop(_RETURNED_AT, None)
+        if returned is None or time.monotonic() - returned < IDLE_BEFORE_PING:
+            return  # a new connection, or one in use moments ago
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError(str(exc)) from exc
+            raise
 
 
 def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str, gate: WriterGate | None) -> None:
