@@ -26,10 +26,11 @@ from pathlib import Path
 _spec = importlib.util.spec_from_file_location("bench_engine", Path(__file__).resolve().parent / "engine.py")
 bench_engine = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_engine)
-govflow_run, pg_database, prepared_engine = (
+govflow_run, pg_database, prepared_engine, warm_up = (
     bench_engine.govflow_run,
     bench_engine.pg_database,
     bench_engine.prepared_engine,
+    bench_engine.warm_up,
 )
 
 
@@ -151,7 +152,7 @@ def main() -> None:
     measured = Measured(profile=not (args.no_profile or args.phases))
     phases = None
     try:
-        govflow_run(engine, 10)  # warm-up: spec and form caches, statement cache
+        warm_up(engine, url)  # spec and form caches, statement cache, PostgreSQL's statistics
         if args.phases:
             phases = timed_phases()
         if args.loop:

@@ -61,7 +61,7 @@ def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> Non
     for label, url, drop, target in backends:
         engine = eb.prepared_engine(url)
         try:
-            eb.govflow_run(engine, 10)  # warm-up
+            settled = eb.warm_up(engine, url, 10 if args.smoke else eb.WARM_UP_INSTANCES)
             stolen = cpu.Stolen()
             seconds = eb.govflow_run(engine, n)
             held_back = stolen.describe()
@@ -79,7 +79,7 @@ def engine_part(args: argparse.Namespace, rows: list[Row], context: dict) -> Non
                     in_memory,
                     target,
                     f"baseline: in-memory SpiffWorkflow, same {n} instances ({memory_stolen:.2f} cores held "
-                    f"back during it); load {load}; {held_back}; a bare one-row "
+                    f"back during it); load {load}; {held_back}; {settled + '; ' if settled else ''}a bare one-row "
                     f"durable transaction here {floor:.3f} ms: {eb.COMMANDS_PER_INSTANCE} an instance and "
                     f"nothing else would cap the ratio at {cap:.2f}x",
                 )
@@ -167,6 +167,7 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
             for n, workers in enumerate((1, 2, 1, 2)):
                 with serving(url, Path(tmp) / f"serve-{n}.log", workers=workers) as server:
                     drive(server.port, 2, 1.0)
+                    settled = eb.settle(url)  # the runs before left dead rows behind
                     meter = cpu.Meter([server.pid, *server.worker_pids()])
                     meter.start()
                     result = drive(server.port, args.clients, args.seconds)
@@ -193,7 +194,7 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
             f"processes, each figure their mean (1: {each[1]}; 2: {each[2]}); baseline: 1 process; "
             f"CPU of the last run of 1: {used[1]}; of 2: {used[2]}; with every core busy at the 2-process "
             f"CPU per instance, at most {reach:.1f} instances/s = {reach / per_s[1]:.2f}x of {cpu.CORES} cores; "
-            f"load {runs[2][-1]['load']}",
+            f"{settled} each; load {runs[2][-1]['load']}",
         )
     )
 
