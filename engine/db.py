@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,6 +80,22 @@ def _ping_when_idle(engine: SqlEngine) -> None:
             if dialect.is_disconnect(exc, dbapi_connection, None):
                 raise InvalidatePoolError(str(exc)) from exc
             raise
+
+
+def maintenance_warnings(sql: SqlEngine) -> list[str]:
+    """What the database server's own settings will cost govflow as it runs, in sentences for the operator."""
+    if sql.dialect.name != "postgresql":
+        return []
+    with sql.connect() as connection:
+        autovacuum = connection.execute(text("SHOW autovacuum")).scalar_one()
+    if autovacuum == "on":
+        return []
+    return [
+        "PostgreSQL's autovacuum is off on this server. Every command updates rows of process_instance, "
+        "human_task and workflow_task; without VACUUM they fill with dead rows and without ANALYZE the "
+        "planner keeps plans made for small tables, so commands and inboxes slow down as cases pile up. "
+        "Turn it on (autovacuum = on in postgresql.conf) or run VACUUM ANALYZE on a schedule."
+    ]
 
 
 def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str, gate: WriterGate | None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.db import make_sql_engine
+from engine.db import maintenance_warnings, make_sql_engine
 from tests.conftest import DATA, PETITION_BUNDLE, ROOT
 
 pytestmark = pytest.mark.slow
@@ -122,6 +122,27 @@ def test_an_operator_runs_a_petition_from_the_shell_and_a_changed_audit_row_is_n
         sql.dispose()
 
 
+def test_init_warns_the_operator_when_postgresqls_autovacuum_is_off(db_url: str) -> None:
+    sql = make_sql_engine(db_url)
+    try:
+        autovacuum = "on"
+        if sql.dialect.name == "postgresql":
+            with sql.connect() as connection:
+                autovacuum = connection.execute(text("SHOW autovacuum")).scalar_one()
+    finally:
+        sql.dispose()
+
+    result = govflow(db_url, "init")
+    warnings = ok_json(db_url, "init")["warnings"]
+
+    assert result.returncode == 0, result.stderr
+    if autovacuum == "on":  # SQLite, or a server that keeps its tables vacuumed and analyzed
+        assert warnings == [] and "warning" not in result.stdout
+    else:
+        assert len(warnings) == 1 and "autovacuum is off" in warnings[0]
+        assert f"warning: {warnings[0]}" in result.stdout.splitlines()
+
+
 def test_bad_input_gets_one_line_and_a_nonzero_exit(db_url: str, tmp_path: Path) -> None:
     ok_json(db_url, "init")
     not_xml = tmp_path / "broken.bpmn"
@@ -167,5 +188,10 @@ def test_serve_answers_health_checks_through_gunicorn_and_says_where_in_json(db_
         server.wait(20)
     # --json, like every other command: stdout starts with where it serves; gunicorn logs on stderr
     said, _end = json.JSONDecoder().raw_decode(server.stdout.read().decode())
-    assert said == {"url": f"http://127.0.0.1:{port}", "workers": 1}
+    sql = make_sql_engine(db_url)
+    try:
+        expected_warnings = maintenance_warnings(sql)  # PostgreSQL's autovacuum off: one sentence
+    finally:
+        sql.dispose()
+    assert said == {"url": f"http://127.0.0.1:{port}", "workers": 1, "warnings": expected_warnings}
     assert b"gunicorn" in server.stderr.read().lower()

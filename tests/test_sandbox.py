@@ -505,16 +505,20 @@ def test_time_the_script_waits_is_not_counted_up_to_five_times_the_limit() -> No
 
 
 def test_a_script_is_not_stopped_because_the_machine_is_busy() -> None:
-    """Two processes share the script's core: its wall time grows threefold, its own processor time does not."""
+    """Three processes share the script's core: its wall time grows fourfold, its own processor time does not."""
     script = "total = 0\nfor i in range(50_000):\n    total += i % 7\n"
-    started = time.thread_time()
-    SandboxedEnvironment(time_limit=30).execute(script, {})
-    alone = max(time.thread_time() - started, 0.02)
-    env = SandboxedEnvironment(time_limit=round(2 * alone, 3))
+
+    def alone() -> float:
+        started = time.thread_time()
+        SandboxedEnvironment(time_limit=30).execute(script, {})
+        return time.thread_time() - started
+
+    # The fastest of three: a VM's cores change speed by half again from one moment to the next (seen here).
+    env = SandboxedEnvironment(time_limit=round(2 * max(min(alone() for _ in range(3)), 0.02), 3))
     cores = os.sched_getaffinity(0)
     core = min(cores)
     spin = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass"
-    others = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+    others = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(3)]
     data: dict = {}
     try:
         os.sched_setaffinity(0, {core})

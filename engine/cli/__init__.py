@@ -32,6 +32,7 @@ def main(ctx: click.Context, as_json: bool) -> None:
 def init(ctx: click.Context, demo: bool) -> None:
     """Create or upgrade the database schema (and load the demo)."""
     from engine import migrate
+    from engine.db import maintenance_warnings
 
     engine = engine_of(ctx)
     migrate.upgrade(engine.sql)
@@ -40,6 +41,7 @@ def init(ctx: click.Context, demo: bool) -> None:
         "migrated": True,
         "calendar_years_added": engine.seed_calendar(),
         "procedure_data_added": engine.seed_procedure_data(),
+        "warnings": maintenance_warnings(engine.sql),
     }
     if demo:
         from engine.demo import load_demo
@@ -50,6 +52,7 @@ def init(ctx: click.Context, demo: bool) -> None:
 
 def _human_init(result: dict) -> str:
     lines = [f"Database ready ({result['database']})."]
+    lines += [f"warning: {warning}" for warning in result["warnings"]]
     demo = result.get("demo")
     if demo:
         lines.append(f"Demo org: {demo['org_units']} org units.")
@@ -73,9 +76,32 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the REST API and the workspace with gunicorn (a production WSGI server)."""
     from engine.serve import run_gunicorn
 
-    serving = {"url": f"http://{host}:{port}", "workers": max(1, workers)}
-    emit(ctx, serving, lambda s: f"Serving {s['url']} with {s['workers']} gunicorn worker(s); Ctrl-C stops.")
+    serving = {"url": f"http://{host}:{port}", "workers": max(1, workers), "warnings": _server_warnings()}
+    emit(
+        ctx,
+        serving,
+        lambda s: "\n".join(
+            [f"warning: {w}" for w in s["warnings"]]
+            + [f"Serving {s['url']} with {s['workers']} gunicorn worker(s); Ctrl-C stops."]
+        ),
+    )
     run_gunicorn(host, port, workers)
+
+
+def _server_warnings() -> list[str]:
+    """The database server's settings that will slow govflow down; none when it cannot be reached now."""
+    from sqlalchemy.exc import DBAPIError
+
+    from engine.config import Settings
+    from engine.db import maintenance_warnings, make_sql_engine
+
+    sql = make_sql_engine(Settings.from_env().database_url)
+    try:
+        return maintenance_warnings(sql)
+    except DBAPIError:  # the workers answer 503 until it is back, as they would later
+        return []
+    finally:
+        sql.dispose()
 
 
 @main.command()
