@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,40 +154,45 @@ def test_the_commit_floor_is_measured_on_the_engines_own_connections_and_leaves_
         engine.close()
 
 
-def test_the_paired_run_takes_every_instance_through_govflow_and_times_both_sides(tmp_path: Path) -> None:
+@pytest.fixture
+def bench_sqlite(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
+    """The bench's own engine (org, official, processes) on a fresh SQLite file, and its URL."""
     from bench import engine as eb
 
-    url = f"sqlite:///{tmp_path / 'paired.db'}"
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
     engine = eb.prepared_engine(url)
-    try:
-        govflow_s, memory_s = eb.paired_run(engine, 7, slices=3)  # slices of 2, 2 and 3 instances
-        assert govflow_s > 0 and memory_s > 0
-        with engine.sql.connect() as conn:
-            statuses = conn.execute(text("SELECT status, count(*) FROM process_instance GROUP BY status")).all()
-        assert dict(statuses) == {"completed": 7}
-    finally:
-        engine.close()
+    yield engine, url
+    engine.close()
 
 
-def test_the_history_costs_complete_a_task_on_each_history_length_in_turn(tmp_path: Path) -> None:
+def test_the_paired_run_takes_every_instance_through_govflow_and_times_both_sides(
+    bench_sqlite: tuple[Engine, str],
+) -> None:
     from bench import engine as eb
 
-    url = f"sqlite:///{tmp_path / 'history.db'}"
-    engine = eb.prepared_engine(url)
-    try:
-        costs = eb.history_costs(engine, url, [2, 6], samples=3)
-        assert set(costs) == {2, 6} and all(hot > 0 and cold > 0 for hot, cold in costs.values())
-        with engine.sql.connect() as conn:
-            completed = conn.execute(
-                text(
-                    "SELECT instance_id, count(*) FROM human_task WHERE status = 'completed' "
-                    "GROUP BY instance_id ORDER BY count(*)"
-                )
-            ).all()
-        # a round completes the review (and the gateway): 1 and 3 rounds, then 3 hot and 3 cold samples each
-        assert [n for _instance, n in completed] == [1 + 3 + 3, 3 + 3 + 3]
-    finally:
-        engine.close()
+    engine, _url = bench_sqlite
+    govflow_s, memory_s = eb.paired_run(engine, 7, slices=3)  # slices of 2, 2 and 3 instances
+    assert govflow_s > 0 and memory_s > 0
+    with engine.sql.connect() as conn:
+        statuses = conn.execute(text("SELECT status, count(*) FROM process_instance GROUP BY status")).all()
+    assert dict(statuses) == {"completed": 7}
+
+
+def test_the_history_costs_complete_a_task_on_each_history_length_in_turn(bench_sqlite: tuple[Engine, str]) -> None:
+    from bench import engine as eb
+
+    engine, url = bench_sqlite
+    costs = eb.history_costs(engine, url, [2, 6], samples=3)
+    assert set(costs) == {2, 6} and all(hot > 0 and cold > 0 for hot, cold in costs.values())
+    with engine.sql.connect() as conn:
+        completed = conn.execute(
+            text(
+                "SELECT instance_id, count(*) FROM human_task WHERE status = 'completed' "
+                "GROUP BY instance_id ORDER BY count(*)"
+            )
+        ).all()
+    # a round completes the review (and the gateway): 1 and 3 rounds, then 3 hot and 3 cold samples each
+    assert [n for _instance, n in completed] == [1 + 3 + 3, 3 + 3 + 3]
 
 
 def test_the_commit_ceiling_counts_four_commits_an_instance() -> None:
