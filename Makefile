@@ -9,7 +9,7 @@ export GOVFLOW_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 WEB_DEPS := web/node_modules/.installed
 
-.PHONY: run test test-fast load bench bench-engine bench-timers lint format postgres browser clean
+.PHONY: run test test-fast load bench bench-engine bench-instructions bench-timers lint format postgres browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "govflow needs $(PYTHON)"; exit 1; }
@@ -61,6 +61,11 @@ bench: $(STAMP) postgres
 ## bench-engine: the engine benchmark alone (in-memory SpiffWorkflow vs govflow on SQLite and PostgreSQL)
 bench-engine: $(STAMP) postgres
 	$(BIN)/python bench/engine.py
+
+## bench-instructions: instructions per instance under callgrind, govflow vs in-memory SpiffWorkflow (noise-free)
+bench-instructions: $(STAMP) postgres
+	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq valgrind; }
+	$(BIN)/python -m bench.instructions --postgres
 
 ## bench-timers: due jobs per second with 1 and 2 workers on PostgreSQL, and the delay to firing
 bench-timers: $(STAMP) postgres

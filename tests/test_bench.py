@@ -195,6 +195,18 @@ def test_the_history_costs_complete_a_task_on_each_history_length_in_turn(bench_
     assert [n for _instance, n in completed] == [1 + 3 + 3, 3 + 3 + 3]
 
 
+def test_the_instruction_counts_child_runs_each_side_to_the_end(tmp_path: Path) -> None:
+    """What bench/instructions.py runs under callgrind, here without it (callgrind is slow)."""
+    from bench import instructions
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    for side in ("memory", url):
+        instructions.main(["--child", side, "2"])
+    with create_engine(url).connect() as conn:
+        completed = conn.execute(text("SELECT count(*) FROM process_instance WHERE status = 'completed'")).scalar()
+    assert completed == instructions.WARM_UP + 2
+
+
 def test_the_commit_ceiling_counts_four_commits_an_instance() -> None:
     from bench import engine as eb
 
