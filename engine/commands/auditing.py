@@ -269,7 +269,7 @@ class AuditCommands(EngineBase):
                 {"retention_days": days, "cutoff": cutoff.isoformat(), "instances": listed},
             )
             for instance in instances:
-                session.add(_tombstone(instance, hashes[instance.id], by.username, event.seq))
+                session.add(_tombstone(instance, hashes[instance.id], by.username, event["seq"]))
             session.flush()
             for model in INSTANCE_ROWS:
                 session.execute(delete(model).where(model.instance_id.in_(ids)))
