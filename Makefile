@@ -62,7 +62,7 @@ bench: $(STAMP) postgres
 bench-engine: $(STAMP) postgres
 	$(BIN)/python bench/engine.py
 
-## bench-instructions: instructions per instance under callgrind, govflow vs in-memory SpiffWorkflow (noise-free)
+## bench-instructions: instructions per instance under callgrind, govflow vs in-memory SpiffWorkflow (repeats within 1%)
 bench-instructions: $(STAMP) postgres
 	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq valgrind; }
 	$(BIN)/python -m bench.instructions --postgres

@@ -108,14 +108,14 @@ USER_DATA = [{"proposer_count": 30}, {"opinion": "同意"}, {"passed": True}]
 # --- in-memory SpiffWorkflow --------------------------------------------------------------------
 
 
-def _memory_spec() -> object:
+def memory_spec() -> object:
     parser = SpiffBpmnParser()
     parser.add_bpmn_str(DELIBERATION.encode(), "bench.bpmn")
     return parser.get_spec("bench_deliberation")
 
 
 def in_memory(n: int, spec: object | None = None) -> float:
-    spec = spec or _memory_spec()
+    spec = spec or memory_spec()
     started = time.perf_counter()
     for _ in range(n):
         workflow = BpmnWorkflow(spec)
@@ -168,7 +168,7 @@ def paired_run(engine: Engine, n: int, slices: int = PAIRED_SLICES) -> tuple[flo
     minute); timing the in-memory baseline once, before govflow's run of ten seconds or more, put that
     drift into the ratio. Slice by slice, both meet the same machine.
     """
-    spec = _memory_spec()
+    spec = memory_spec()
     in_memory(5, spec)  # warm-up
     govflow_s = memory_s = 0.0
     done = 0

@@ -12,7 +12,7 @@ What it leaves out: time spent waiting (fsync, PostgreSQL's round trips and its 
 cost of an instruction (cache misses). `python bench/profile_command.py --phases` says where the time goes;
 this says whether a change made the process do less.
 
-Usage: python -m bench.instructions [--instances N] [--postgres]   (about 3 minutes; 6 with --postgres)
+Usage: python -m bench.instructions [--instances N] [--postgres]   (about 5 minutes on 2 cores; more with --postgres)
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def child(side: str, count: int) -> None:
     from bench import engine as eb
 
     if side == "memory":
-        spec = eb._memory_spec()
+        spec = eb.memory_spec()
         eb.in_memory(WARM_UP, spec)
         eb.in_memory(count, spec)
         return
