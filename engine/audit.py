@@ -106,12 +106,10 @@ def write_pending_events(session: Session, *_args: Any) -> None:
     flushes a changed session, writes the events appended before it; a rolled-back savepoint drops those
     appended within it (`drop_pending_events`).
     """
-    pending = session.info.get(PENDING_EVENTS)
-    if not pending:
+    rows = session.info.pop(PENDING_EVENTS, None)
+    if not rows:
         return
-    pending.sort(key=lambda row: (row["stream"], row["seq"]))
-    rows = list(pending)
-    pending.clear()
+    rows.sort(key=lambda row: (row["stream"], row["seq"]))
     insert_rows(session.connection(), AuditEvent.__table__, rows)
 
 
