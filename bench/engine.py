@@ -114,8 +114,7 @@ def memory_spec() -> object:
     return parser.get_spec("bench_deliberation")
 
 
-def in_memory(n: int, spec: object | None = None) -> float:
-    spec = spec or memory_spec()
+def in_memory(n: int, spec: object) -> float:
     started = time.perf_counter()
     for _ in range(n):
         workflow = BpmnWorkflow(spec)
