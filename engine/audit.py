@@ -97,20 +97,20 @@ def _normalized(data: dict | None) -> dict:
 PENDING_EVENTS = "govflow_pending_events"
 
 
-def write_pending_events(session: Session, *_args: Any) -> None:
+def write_pending_events(session: Session, *_args: Any, pipelined: bool = False) -> None:
     """A `before_flush` and `before_commit` hook: the events appended since the last flush, one executemany.
 
     Events are plain rows, not ORM objects: nothing reads an event's key, and building, adding and expunging
     an ORM object cost about 0.13 ms an event. They go in before the flush's own statements. Every append
     also changes an ORM object (the instance's or the system chain's head), so a savepoint's begin, which
     flushes a changed session, writes the events appended before it; a rolled-back savepoint drops those
-    appended within it (`drop_pending_events`).
+    appended within it (`drop_pending_events`). `pipelined`: called inside `one_round_trip`.
     """
     rows = session.info.pop(PENDING_EVENTS, None)
     if not rows:
         return
     rows.sort(key=lambda row: (row["stream"], row["seq"]))
-    insert_rows(session.connection(), AuditEvent.__table__, rows)
+    insert_rows(session.connection(), AuditEvent.__table__, rows, pipelined)
 
 
 def drop_pending_events(session: Session, _previous_transaction: Any) -> None:
@@ -119,16 +119,25 @@ def drop_pending_events(session: Session, _previous_transaction: Any) -> None:
 
 
 _RETURNING_INSERTS: dict[str, Any] = {}
+_INLINE_INSERTS: dict[str, Any] = {}
 
 
-def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
+def insert_rows(connection: Connection, table: Table, rows: list[dict], pipelined: bool = False) -> None:
     """Insert rows (all with the same keys) in as few round trips as the database allows.
 
     SQLite runs an executemany in process. On PostgreSQL an executemany takes a round trip per row or
     pipeline batch, while SQLAlchemy's "insertmanyvalues" sends one multi-row INSERT; it does that for a
-    statement with RETURNING, so the statement returns the first key column (read and dropped).
+    statement with RETURNING, so the statement returns the first key column (read and dropped). Inside
+    `one_round_trip` (`pipelined`) an executemany costs no round trip of its own, and reading any
+    returned key would wait for the pipeline: not even a one-row insert reads back its generated key.
     """
     if not rows:
+        return
+    if pipelined:
+        statement = _INLINE_INSERTS.get(table.name)
+        if statement is None:
+            statement = _INLINE_INSERTS[table.name] = insert(table).inline()
+        connection.execute(statement, rows if len(rows) > 1 else rows[0])
         return
     if len(rows) == 1 or connection.dialect.name != "postgresql":
         connection.execute(insert(table), rows if len(rows) > 1 else rows[0])

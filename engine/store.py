@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine.audit import canonical_json, insert_rows
+from engine.audit import canonical_json, insert_rows, write_pending_events
 from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
+from engine.round_trips import one_round_trip
 from engine.spiff import runtime
 from engine.spiff.serialization import (
     TaskLedger,
@@ -200,45 +201,51 @@ class InstanceStore:
         instance.state = workflow_state(live.workflow)
         instance.variables = _json_safe(runtime.variables_of(live.workflow))
         instance.next_task_seq = live.ledger.next_seq
-        # One flush for the whole command (the instance row is updated once), before the task rows: they
-        # reference the instance row, and the audit rows go first (tests/test_crash.py stalls between).
-        session.flush()
         connection = session.connection()
-        if changes.inserted:
-            insert_rows(
-                connection,
-                WorkflowTask.__table__,
-                [
+        # The audit rows first (tests/test_crash.py stalls between), then the task rows, in one round trip
+        # on PostgreSQL: nothing reads their answers. The instance row was inserted when it started.
+        with one_round_trip(connection) as pipelined:
+            write_pending_events(session, pipelined=pipelined)
+            if changes.inserted:
+                insert_rows(
+                    connection,
+                    WorkflowTask.__table__,
+                    [
+                        {
+                            "instance_id": instance.id,
+                            "id": r.id,
+                            "workflow_id": r.workflow_id,
+                            "seq": r.seq,
+                            "state": r.state,
+                            "body": r.body,
+                        }
+                        for r in changes.inserted
+                    ],
+                    pipelined,
+                )
+            if changes.updated:
+                # One executemany, not a statement per task.
+                params = [
                     {
-                        "instance_id": instance.id,
-                        "id": r.id,
-                        "workflow_id": r.workflow_id,
-                        "seq": r.seq,
+                        "b_instance_id": instance.id,
+                        "b_id": r.id,
                         "state": r.state,
                         "body": r.body,
+                        "workflow_id": r.workflow_id,
                     }
-                    for r in changes.inserted
-                ],
-            )
-        if changes.updated:
-            # One executemany, not a statement per task.
-            params = [
-                {
-                    "b_instance_id": instance.id,
-                    "b_id": r.id,
-                    "state": r.state,
-                    "body": r.body,
-                    "workflow_id": r.workflow_id,
-                }
-                for r in changes.updated
-            ]
-            connection.execute(_UPDATE_TASK, params if len(params) > 1 else params[0])
-        if changes.deleted:
-            session.execute(
-                delete(WorkflowTask).where(
-                    WorkflowTask.instance_id == instance.id, WorkflowTask.id.in_(changes.deleted)
+                    for r in changes.updated
+                ]
+                connection.execute(_UPDATE_TASK, params if len(params) > 1 else params[0])
+            if changes.deleted:
+                connection.execute(
+                    delete(WorkflowTask.__table__).where(
+                        WorkflowTask.__table__.c.instance_id == instance.id,
+                        WorkflowTask.__table__.c.id.in_(changes.deleted),
+                    )
                 )
-            )
+        # One flush for the whole command (the instance row is updated once, its version checked: the
+        # ORM reads the row count, which a pipeline would hold back), with the human task rows.
+        session.flush()
 
 
 _UPDATE_TASK = (

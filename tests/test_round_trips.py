@@ -1,0 +1,104 @@
+"""On PostgreSQL a command sends its audit and task rows in one round trip, and a refusal there loses nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, text
+
+from engine import Engine
+from engine.errors import DatabaseFull
+from tests.conftest import who
+
+DATA = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
+_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", re.IGNORECASE)
+
+
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
+    """Each write statement run while inside ("UPDATE human_task", ...) and whether it went in a pipeline."""
+    sent: list[tuple[str, bool]] = []
+
+    def seen(conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # noqa: ANN001
+        match = _WRITE.match(statement)
+        if match:
+            dbapi_connection = conn.connection.dbapi_connection
+            pipelined = engine.dialect == "postgresql" and bool(dbapi_connection.pgconn.pipeline_status)
+            sent.append((f"{match.group(1).split()[0].upper()} {match.group(2)}", pipelined))
+
+    event.listen(engine.sql, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sql, "before_cursor_execute", seen)
+
+
+def test_a_completions_audit_and_task_rows_travel_together_and_the_checked_writes_alone(petition: Engine) -> None:
+    engine = petition
+    instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
+    with statements_sent(engine) as sent:
+        result = engine.complete(instance["tasks"][0]["id"], who(engine, "wang"), DATA)
+    assert result["next_tasks"], result
+    pipelined = {name for name, inside in sent if inside}
+    alone = {name for name, inside in sent if not inside}
+    if engine.dialect == "postgresql":
+        assert {"INSERT audit_event", "INSERT workflow_task", "UPDATE workflow_task"} <= pipelined, sent
+        # The ORM reads these row counts (the instance's version check), which a pipeline holds back.
+        assert {"UPDATE human_task", "UPDATE process_instance"} <= alone, sent
+        assert not pipelined & alone, sent
+    else:
+        assert not pipelined, sent  # SQLite runs in the process: nothing to batch
+    # The first names are the audit rows: what the crash test's stall points rely on.
+    assert sent[0][0] == "INSERT audit_event", sent
+    assert engine.verify_audit(instance["id"]).ok
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite's full disk: tests/test_faults.py
+# The first task row written in the round trip (its error comes out of the next statement) or the last (out
+# of the round trip's end, where SQLAlchemy runs nothing).
+@pytest.mark.parametrize(("refused", "is_last"), [("INSERT OR UPDATE", False), ("DELETE", True)])
+def test_a_write_refused_inside_the_round_trip_answers_disk_full_and_the_case_is_as_before(
+    petition: Engine, refused: str, is_last: bool
+) -> None:
+    engine = petition
+    instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
+    task_id = instance["tasks"][0]["id"]
+    history = engine.history(instance["id"])
+    with engine.sql.begin() as conn:
+        # What PostgreSQL says when it cannot extend a table's file (SQLSTATE 53100), for the task rows only.
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_task_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'could not extend file \"base/1/2\": No space left on device' "
+                "USING ERRCODE = '53100'; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                f"CREATE TRIGGER refuse_task_rows BEFORE {refused} ON workflow_task "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_task_rows()"
+            )
+        )
+    try:
+        with statements_sent(engine) as sent, pytest.raises(DatabaseFull) as answer:
+            engine.complete(task_id, who(engine, "wang"), DATA)
+        pipelined = [name for name, inside in sent if inside]
+        first_refused = f"{refused.split()[0]} workflow_task"
+        assert first_refused in pipelined, sent  # the refusal met a pipelined write
+        assert (pipelined[-1] == first_refused) is is_last, sent
+        assert "no room left" in str(answer.value)
+    finally:
+        with engine.sql.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_task_rows ON workflow_task"))
+            conn.execute(text("DROP FUNCTION refuse_task_rows()"))
+    # Nothing of the refused command was kept: the task is open, the history and its chain as before.
+    assert [t["id"] for t in engine.get_instance(instance["id"])["tasks"]] == [task_id]
+    assert engine.history(instance["id"]) == history
+    assert engine.verify_audit(instance["id"]).ok
+    # The same connection pool serves the next command, which completes the task.
+    result = engine.complete(task_id, who(engine, "wang"), DATA)
+    assert result["next_tasks"] and engine.verify_audit(instance["id"]).ok
