@@ -98,6 +98,10 @@ class LiveWorkflow:
     # What engine/waits.py last wrote for this workflow (timer dues, message names): unchanged, it skips
     # reading the job and subscription rows. Like the workflow, valid only at this lock_version.
     waits: Any = None
+    # The ids of the human task rows the last projection left open (engine/commands/instances.py): the
+    # next projection reads them by key instead of searching the instance's open rows. Only a projection
+    # opens rows; a command that closes one (cancel, ...) leaves an id whose row says it is closed.
+    open_tasks: frozenset[str] | None = None
 
 
 class LiveCache:

@@ -46,6 +46,9 @@ _OPEN_OR_READY = select(HumanTask).where(
         HumanTask.id.in_(bindparam("ready", expanding=True)),
     )
 )
+# The same when the cached workflow knows which rows its last projection left open: reads by key only, so
+# neither the number of open tasks nor the index entries their updates left behind cost anything here.
+_BY_IDS = select(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
 _UNITS = select(OrgUnit).where(OrgUnit.code.in_(bindparam("codes", expanding=True)))
 
 LIFECYCLE_ACTIONS = {
@@ -115,7 +118,7 @@ class InstanceCommands(EngineBase):
         session.add(instance)
         session.flush()  # rows referencing the instance come in later flushes (no relationship orders them)
         live = self.store.new(session, definition)
-        live.waits = waits.NOTHING_WRITTEN
+        live.waits, live.open_tasks = waits.NOTHING_WRITTEN, frozenset()
         start_vars = dict(variables or {})
         start_vars.setdefault("org_unit", unit.code)
         if business_key:
@@ -220,10 +223,11 @@ class InstanceCommands(EngineBase):
         ready = runtime.ready_user_tasks(live.workflow)
         ready_ids = {t.id for t in ready}
         # One read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
-        rows = {
-            t.id: t
-            for t in session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)}).scalars()
-        }
+        if live.open_tasks is None:
+            found = session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)})
+        else:
+            found = session.execute(_BY_IDS, {"ids": list(live.open_tasks | ready_ids)})
+        rows = {t.id: t for t in found.scalars()}
         deleted = session.deleted
         for held in [*session.identity_map.values(), *session.new]:
             if isinstance(held, HumanTask) and held.instance_id == instance.id and held not in deleted:
@@ -323,6 +327,7 @@ class InstanceCommands(EngineBase):
                 del open_rows[task_id]
                 audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
         session.info.setdefault(OPEN_TASKS, {})[instance.id] = list(open_rows.values())
+        live.open_tasks = frozenset(open_rows)
 
     def _open_tasks(self, session: Session, instance: ProcessInstance) -> list[HumanTask]:
         """The instance's open human tasks in creation order: as this command's projection left them, else read."""

@@ -147,7 +147,8 @@ class MigrationCommands(InstanceCommands):
         before = instance.process_version
         instance.definition_id, instance.process_version = target.id, target.version
         session.execute(delete(WorkflowTask).where(WorkflowTask.instance_id == instance.id))
-        live.ledger, live.waits = new_ledger(), None  # every task row is written afresh
+        # Every task row is written afresh; the next projection searches the open rows.
+        live.ledger, live.waits, live.open_tasks = new_ledger(), None, None
         audit = AuditLog(session)
         holding = reach.reaching(session, by, instance.org_path, {DESIGNER, ADMIN})
         actor = by.actor(holding.role if holding else DESIGNER, instance.org_code)
