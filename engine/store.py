@@ -242,9 +242,8 @@ class InstanceStore:
                 connection.execute(_UPDATE_TASK, params if len(params) > 1 else params[0])
             if changes.deleted:
                 connection.execute(
-                    delete(WorkflowTask.__table__).where(
-                        WorkflowTask.__table__.c.instance_id == instance.id,
-                        WorkflowTask.__table__.c.id.in_(changes.deleted),
+                    delete(WorkflowTask).where(
+                        WorkflowTask.instance_id == instance.id, WorkflowTask.id.in_(changes.deleted)
                     )
                 )
         # One flush for the whole command (the instance row is updated once, its version checked: the

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from engine import Engine
 from engine.config import Settings
 from engine.spiff import bpmn_parser
 from tests.conftest import PETITION_BUNDLE, read_bundle, who
+from tests.statements import Sent, statements_sent
 
 _TASK_ROW_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+workflow_task\b", re.IGNORECASE)
 
@@ -22,19 +22,14 @@ _TASK_ROW_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+workflow_t
 def task_row_writes(engine: Engine) -> Iterator[Counter]:
     """Counts the statements that write workflow_task rows, and the rows they carry, while inside."""
     counts: Counter = Counter()
-
-    def seen(_conn, _cursor, statement, parameters, _context, executemany) -> None:  # noqa: ANN001
-        match = _TASK_ROW_WRITE.match(statement)
+    with statements_sent(engine.sql) as sent:
+        yield counts
+    for one in sent:
+        match = _TASK_ROW_WRITE.match(one.statement)
         if match:
             verb = match.group(1).split()[0].lower()
             counts[f"{verb} statements"] += 1
-            counts[f"{verb} rows"] += len(parameters) if executemany else 1
-
-    event.listen(engine.sql, "before_cursor_execute", seen)
-    try:
-        yield counts
-    finally:
-        event.remove(engine.sql, "before_cursor_execute", seen)
+            counts[f"{verb} rows"] += one.rows
 
 
 def revise(engine: Engine, task_id: str, done: bool = False) -> str:
@@ -114,21 +109,14 @@ def test_parsed_specs_are_cached_by_hash_so_later_commands_neither_parse_nor_res
         other.close()
 
 
-@contextmanager
-def human_task_reads(engine: Engine) -> Iterator[list[str]]:
-    """The WHERE clause of each SELECT from human_task run while inside."""
-    reads: list[str] = []
-
-    def seen(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # noqa: ANN001
-        flat = " ".join(statement.split())
-        if flat.startswith("SELECT") and "FROM human_task" in flat and " WHERE " in flat:
-            reads.append(flat.split(" WHERE ", 1)[1])
-
-    event.listen(engine.sql, "before_cursor_execute", seen)
-    try:
-        yield reads
-    finally:
-        event.remove(engine.sql, "before_cursor_execute", seen)
+def human_task_reads(sent: list[Sent]) -> list[str]:
+    """The WHERE clause of each SELECT from human_task among `sent`."""
+    reads = []
+    for one in sent:
+        head, _, where = " ".join(one.words).partition(" WHERE ")
+        if head.startswith("SELECT") and "FROM human_task" in head and where:
+            reads.append(where)
+    return reads
 
 
 def test_a_cached_cases_projection_reads_its_task_rows_by_key_not_by_searching_the_open_tasks(
@@ -144,10 +132,12 @@ def test_a_cached_cases_projection_reads_its_task_rows_by_key_not_by_searching_t
     cached = engine.start("petition_review", "qiaoyi", by=wang)
     restored = engine.start("petition_review", "qiaoyi", by=wang)
     engine.live.forget(restored["id"])  # as in another process, or after a restart
-    with human_task_reads(engine) as by_key:
+    with statements_sent(engine.sql) as sent:
         after_cached = engine.complete(cached["tasks"][0]["id"], wang, data)
-    with human_task_reads(engine) as searched:
+    by_key = human_task_reads(sent)
+    with statements_sent(engine.sql) as sent:
         after_restored = engine.complete(restored["tasks"][0]["id"], wang, data)
+    searched = human_task_reads(sent)
     assert by_key and not any("status" in where for where in by_key), by_key
     assert any("status" in where for where in searched), searched
     # Either way the same step opens next, for the same people.

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from engine import Engine
 from engine.models import HumanTask, ProcessInstance, utcnow
 from engine.reach import within
 from tests.conftest import who
+from tests.statements import statements_sent
 
 TABLES = ("human_task", "process_instance")
 ORDERED = ("ix_process_instance_started",)
@@ -58,19 +59,11 @@ def plan_of(engine: Engine, read: Callable[[], object], table: str, price_out_so
     """The database's plan for the statement `read` sent that selects from `table`. `price_out_sorts`: on
     PostgreSQL sorts are priced out too (on a table this small a sort is always cheap), so a plan that
     still sorts has no index giving the order."""
-    sent: list[tuple[str, object]] = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
-            sent.append((statement, parameters))
-
-    event.listen(engine.sql_read, "before_cursor_execute", capture)
-    try:
+    with statements_sent(engine.sql_read) as everything:
         read()
-    finally:
-        event.remove(engine.sql_read, "before_cursor_execute", capture)
+    sent = [one for one in everything if one.words[0].upper() == "SELECT" and f"FROM {table}" in one.statement]
     assert sent, f"the read sent no SELECT from {table}"
-    statement, parameters = sent[-1]
+    statement, parameters = sent[-1].statement, sent[-1].parameters
     with engine.sql_read.connect() as conn:
         if engine.dialect == "postgresql":
             conn.exec_driver_sql("SET enable_seqscan = off")

@@ -3,44 +3,31 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from engine import Engine
 from engine.errors import DatabaseFull
 from tests.conftest import who
+from tests.statements import Sent, statements_sent
 
 DATA = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
 _WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", re.IGNORECASE)
 
 
-@contextmanager
-def statements_sent(engine: Engine) -> Iterator[list[tuple[str, bool]]]:
-    """Each write statement run while inside ("UPDATE human_task", ...) and whether it went in a pipeline."""
-    sent: list[tuple[str, bool]] = []
-
-    def seen(conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # noqa: ANN001
-        match = _WRITE.match(statement)
-        if match:
-            dbapi_connection = conn.connection.dbapi_connection
-            pipelined = engine.dialect == "postgresql" and bool(dbapi_connection.pgconn.pipeline_status)
-            sent.append((f"{match.group(1).split()[0].upper()} {match.group(2)}", pipelined))
-
-    event.listen(engine.sql, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sql, "before_cursor_execute", seen)
+def writes(sent: list[Sent]) -> list[tuple[str, bool]]:
+    """Each write among `sent` ("UPDATE human_task", ...) and whether it went in a pipeline."""
+    found = ((_WRITE.match(one.statement), one.pipelined) for one in sent)
+    return [(f"{m.group(1).split()[0].upper()} {m.group(2)}", pipelined) for m, pipelined in found if m]
 
 
 def test_a_completions_audit_and_task_rows_travel_together_and_the_checked_writes_alone(petition: Engine) -> None:
     engine = petition
     instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
-    with statements_sent(engine) as sent:
+    with statements_sent(engine.sql) as statements:
         result = engine.complete(instance["tasks"][0]["id"], who(engine, "wang"), DATA)
+    sent = writes(statements)
     assert result["next_tasks"], result
     pipelined = {name for name, inside in sent if inside}
     alone = {name for name, inside in sent if not inside}
@@ -84,8 +71,9 @@ def test_a_write_refused_inside_the_round_trip_answers_disk_full_and_the_case_is
             )
         )
     try:
-        with statements_sent(engine) as sent, pytest.raises(DatabaseFull) as answer:
+        with statements_sent(engine.sql) as statements, pytest.raises(DatabaseFull) as answer:
             engine.complete(task_id, who(engine, "wang"), DATA)
+        sent = writes(statements)
         pipelined = [name for name, inside in sent if inside]
         first_refused = f"{refused.split()[0]} workflow_task"
         assert first_refused in pipelined, sent  # the refusal met a pipelined write
