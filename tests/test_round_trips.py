@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from engine import Engine
-from engine.errors import DatabaseFull
+from engine.errors import DatabaseFull, DatabaseUnavailable
 from tests.conftest import who
 from tests.statements import Sent, statements_sent
 
@@ -43,26 +43,39 @@ def test_a_completions_audit_and_task_rows_travel_together_and_the_checked_write
     assert engine.verify_audit(instance["id"]).ok
 
 
+# What the server does to the task rows: refuses them as PostgreSQL does when it cannot extend a table's
+# file (SQLSTATE 53100), or ends the connection while it writes them (a server restarted, a backend killed).
+REFUSALS = {
+    "disk_full": (
+        "RAISE EXCEPTION 'could not extend file \"base/1/2\": No space left on device' USING ERRCODE = '53100'",
+        DatabaseFull,
+        "no room left",
+    ),
+    "connection_ended": (
+        "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW",
+        DatabaseUnavailable,
+        "not available",
+    ),
+}
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite's full disk: tests/test_faults.py
+@pytest.mark.parametrize("refusal", list(REFUSALS))
 # The first task row written in the round trip (its error comes out of whichever statement psycopg is
 # sending when the answer arrives) or the last (out of the round trip's end, where SQLAlchemy runs nothing).
 @pytest.mark.parametrize(("refused", "is_last"), [("INSERT OR UPDATE", False), ("DELETE", True)])
-def test_a_write_refused_inside_the_round_trip_answers_disk_full_and_the_case_is_as_before(
-    petition: Engine, refused: str, is_last: bool
+def test_a_write_refused_inside_the_round_trip_answers_with_a_sentence_and_the_case_is_as_before(
+    petition: Engine, refusal: str, refused: str, is_last: bool
 ) -> None:
     engine = petition
+    body, error, sentence = REFUSALS[refusal]
     instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
     task_id = instance["tasks"][0]["id"]
     history = engine.history(instance["id"])
     with engine.sql.begin() as conn:
-        # What PostgreSQL says when it cannot extend a table's file (SQLSTATE 53100), for the task rows only.
         conn.execute(
-            text(
-                "CREATE FUNCTION refuse_task_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "RAISE EXCEPTION 'could not extend file \"base/1/2\": No space left on device' "
-                "USING ERRCODE = '53100'; END $$"
-            )
+            text(f"CREATE FUNCTION refuse_task_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; END $$")
         )
         conn.execute(
             text(
@@ -71,7 +84,7 @@ def test_a_write_refused_inside_the_round_trip_answers_disk_full_and_the_case_is
             )
         )
     try:
-        with statements_sent(engine.sql) as statements, pytest.raises(DatabaseFull) as answer:
+        with statements_sent(engine.sql) as statements, pytest.raises(error) as answer:
             engine.complete(task_id, who(engine, "wang"), DATA)
         sent = writes(statements)
         pipelined = [name for name, inside in sent if inside]
@@ -79,7 +92,7 @@ def test_a_write_refused_inside_the_round_trip_answers_disk_full_and_the_case_is
         assert first_refused in pipelined, sent  # the refusal met a pipelined write
         if is_last:
             assert pipelined[-1] == first_refused, sent
-        assert "no room left" in str(answer.value)
+        assert sentence in str(answer.value)
     finally:
         with engine.sql.begin() as conn:
             conn.execute(text("DROP TRIGGER refuse_task_rows ON workflow_task"))
