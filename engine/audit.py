@@ -118,8 +118,7 @@ def drop_pending_events(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(PENDING_EVENTS, None)
 
 
-_RETURNING_INSERTS: dict[str, Any] = {}
-_INLINE_INSERTS: dict[str, Any] = {}
+_INSERTS: dict[tuple[str, str], Any] = {}
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict], pipelined: bool = False) -> None:
@@ -134,18 +133,24 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict], pipeline
     if not rows:
         return
     if pipelined:
-        statement = _INLINE_INSERTS.get(table.name)
-        if statement is None:
-            statement = _INLINE_INSERTS[table.name] = insert(table).inline()
-        connection.execute(statement, rows if len(rows) > 1 else rows[0])
-        return
-    if len(rows) == 1 or connection.dialect.name != "postgresql":
-        connection.execute(insert(table), rows if len(rows) > 1 else rows[0])
-        return
-    statement = _RETURNING_INSERTS.get(table.name)
+        connection.execute(_insert(table, "inline"), rows if len(rows) > 1 else rows[0])
+    elif len(rows) == 1 or connection.dialect.name != "postgresql":
+        connection.execute(_insert(table, "plain"), rows if len(rows) > 1 else rows[0])
+    else:
+        connection.execute(_insert(table, "returning"), rows).all()
+
+
+def _insert(table: Table, kind: str) -> Any:
+    # Built once per table and kind: building a statement costs more than running it from the compiled cache.
+    statement = _INSERTS.get((table.name, kind))
     if statement is None:
-        statement = _RETURNING_INSERTS[table.name] = insert(table).returning(table.primary_key.columns[0])
-    connection.execute(statement, rows).all()
+        statement = insert(table)
+        if kind == "inline":
+            statement = statement.inline()
+        elif kind == "returning":
+            statement = statement.returning(table.primary_key.columns[0])
+        _INSERTS[table.name, kind] = statement
+    return statement
 
 
 class AuditLog:

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import canonical_json, insert_rows, write_pending_events
+from engine.inbox_rows import write_human_tasks
 from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
 from engine.round_trips import one_round_trip
 from engine.spiff import runtime
@@ -206,8 +207,9 @@ class InstanceStore:
         instance.variables = _json_safe(runtime.variables_of(live.workflow))
         instance.next_task_seq = live.ledger.next_seq
         connection = session.connection()
-        # The audit rows first (tests/test_crash.py stalls between), then the task rows, in one round trip
-        # on PostgreSQL: nothing reads their answers. The instance row was inserted when it started.
+        # The audit rows first (tests/test_crash.py stalls between), then the task rows and the human task
+        # rows, in one round trip on PostgreSQL: nothing reads their answers. The instance row was inserted
+        # when it started.
         with one_round_trip(connection) as pipelined:
             write_pending_events(session, pipelined=pipelined)
             if changes.inserted:
@@ -246,8 +248,9 @@ class InstanceStore:
                         WorkflowTask.instance_id == instance.id, WorkflowTask.id.in_(changes.deleted)
                     )
                 )
-        # One flush for the whole command (the instance row is updated once, its version checked: the
-        # ORM reads the row count, which a pipeline would hold back), with the human task rows.
+            write_human_tasks(session, connection, pipelined)
+        # The instance row, updated once for the whole command by the ORM: its version check reads the row
+        # count, which a pipeline would hold back.
         session.flush()
 
 

@@ -1,4 +1,4 @@
-"""On PostgreSQL a command sends its audit and task rows in one round trip, and a refusal there loses nothing."""
+"""On PostgreSQL a command sends its audit, task and human task rows in one round trip; a refusal loses nothing."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def writes(sent: list[Sent]) -> list[tuple[str, bool]]:
     return [(f"{m.group(1).split()[0].upper()} {m.group(2)}", pipelined) for m, pipelined in found if m]
 
 
-def test_a_completions_audit_and_task_rows_travel_together_and_the_checked_writes_alone(petition: Engine) -> None:
+def test_a_completions_rows_travel_together_and_the_version_checked_instance_row_alone(petition: Engine) -> None:
     engine = petition
     instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
     with statements_sent(engine.sql) as statements:
@@ -32,10 +32,10 @@ def test_a_completions_audit_and_task_rows_travel_together_and_the_checked_write
     pipelined = {name for name, inside in sent if inside}
     alone = {name for name, inside in sent if not inside}
     if engine.dialect == "postgresql":
-        assert {"INSERT audit_event", "INSERT workflow_task", "UPDATE workflow_task"} <= pipelined, sent
-        # The ORM reads these row counts (the instance's version check), which a pipeline holds back.
-        assert {"UPDATE human_task", "UPDATE process_instance"} <= alone, sent
-        assert not pipelined & alone, sent
+        written = {"INSERT audit_event", "INSERT workflow_task", "UPDATE workflow_task"}
+        assert written | {"INSERT human_task", "UPDATE human_task"} <= pipelined, sent
+        # The ORM reads this row count (the instance's version check), which a pipeline holds back.
+        assert alone == {"UPDATE process_instance"}, sent
     else:
         assert not pipelined, sent  # SQLite runs in the process: nothing to batch
     # The first names are the audit rows: what the crash test's stall points rely on.
@@ -63,10 +63,13 @@ REFUSALS = {
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite's full disk: tests/test_faults.py
 @pytest.mark.parametrize("refusal", list(REFUSALS))
 # The first task row written in the round trip (its error comes out of whichever statement psycopg is
-# sending when the answer arrives) or the last (out of the round trip's end, where SQLAlchemy runs nothing).
-@pytest.mark.parametrize(("refused", "is_last"), [("INSERT OR UPDATE", False), ("DELETE", True)])
+# sending when the answer arrives) or the last human task row (out of the round trip's end, where
+# SQLAlchemy runs nothing).
+@pytest.mark.parametrize(
+    ("table", "refused", "is_last"), [("workflow_task", "INSERT OR UPDATE", False), ("human_task", "UPDATE", True)]
+)
 def test_a_write_refused_inside_the_round_trip_answers_with_a_sentence_and_the_case_is_as_before(
-    petition: Engine, refusal: str, refused: str, is_last: bool
+    petition: Engine, refusal: str, table: str, refused: str, is_last: bool
 ) -> None:
     engine = petition
     body, error, sentence = REFUSALS[refusal]
@@ -79,7 +82,7 @@ def test_a_write_refused_inside_the_round_trip_answers_with_a_sentence_and_the_c
         )
         conn.execute(
             text(
-                f"CREATE TRIGGER refuse_task_rows BEFORE {refused} ON workflow_task "
+                f"CREATE TRIGGER refuse_task_rows BEFORE {refused} ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION refuse_task_rows()"
             )
         )
@@ -88,14 +91,14 @@ def test_a_write_refused_inside_the_round_trip_answers_with_a_sentence_and_the_c
             engine.complete(task_id, who(engine, "wang"), DATA)
         sent = writes(statements)
         pipelined = [name for name, inside in sent if inside]
-        first_refused = f"{refused.split()[0]} workflow_task"
+        first_refused = f"{refused.split()[0]} {table}"
         assert first_refused in pipelined, sent  # the refusal met a pipelined write
         if is_last:
             assert pipelined[-1] == first_refused, sent
         assert sentence in str(answer.value)
     finally:
         with engine.sql.begin() as conn:
-            conn.execute(text("DROP TRIGGER refuse_task_rows ON workflow_task"))
+            conn.execute(text(f"DROP TRIGGER refuse_task_rows ON {table}"))
             conn.execute(text("DROP FUNCTION refuse_task_rows()"))
     # Nothing of the refused command was kept: the task is open, the history and its chain as before.
     assert [t["id"] for t in engine.get_instance(instance["id"])["tasks"]] == [task_id]
