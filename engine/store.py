@@ -18,9 +18,9 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import canonical_json, insert_rows, write_pending_events
-from engine.inbox_rows import write_human_tasks
 from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
 from engine.round_trips import one_round_trip
+from engine.row_writes import write_human_tasks, write_instance
 from engine.spiff import runtime
 from engine.spiff.serialization import (
     TaskLedger,
@@ -249,9 +249,9 @@ class InstanceStore:
                     )
                 )
             write_human_tasks(session, connection, pipelined)
-        # The instance row, updated once for the whole command by the ORM: its version check reads the row
-        # count, which a pipeline would hold back.
-        session.flush()
+        # The instance row last and alone: its version check reads the row count, which a pipeline would
+        # hold back until its end.
+        write_instance(session, connection, instance)
 
 
 _UPDATE_TASK = (

@@ -4,7 +4,8 @@
 
 - `audit_event`: right after the command's first audit row was written;
 - `workflow_task`: right after the first of its SpiffWorkflow task rows was written;
-- `commit`: in `before_commit` of the session that flushed the command's writes (every row written).
+- `commit`: in `before_commit` of the session that wrote the command's rows (every row written, the
+  instance row last).
 
 Read-only sessions (the command's look-up of the task, the caller's roles) commit before the write
 transaction opens; they write nothing and never stall. At the stall the child writes to READY_FILE, as
@@ -51,13 +52,9 @@ def main() -> None:
         if table == point:
             stall()
 
-    @event.listens_for(Session, "after_flush")
-    def mark(session: Session, _context) -> None:  # noqa: ANN001
-        session.info["flushed"] = True
-
     @event.listens_for(Session, "before_commit")
     def at_commit(session: Session) -> None:
-        if point == "commit" and session.info.get("flushed"):
+        if point == "commit" and "UPDATE process_instance" in written:
             session.flush()  # every row of the command is written, none committed
             stall()
 

@@ -32,7 +32,7 @@ DATA = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
 # What the command must have written when it stalls at each point (and what it must not have yet).
 WRITTEN_AT = {
     "audit_event": ({"INSERT audit_event"}, {"INSERT workflow_task", "UPDATE workflow_task"}),
-    # The task rows go with the audit rows (one round trip on PostgreSQL), before the ORM's flush.
+    # The task rows go with the audit rows (one round trip on PostgreSQL), before the instance row.
     "workflow_task": ({"INSERT audit_event"}, {"UPDATE human_task", "UPDATE process_instance"}),
     "commit": (
         {

@@ -1,14 +1,19 @@
-"""On PostgreSQL a command sends its audit, task and human task rows in one round trip; a refusal loses nothing."""
+"""On PostgreSQL a command sends its audit, task and human task rows in one round trip; a refusal loses nothing.
+
+The instance row goes last and alone with its version checked (engine/row_writes.py), on both databases: a
+row changed meanwhile refuses the command as stale, and the ORM's flush is left nothing to write.
+"""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
 from engine import Engine
-from engine.errors import DatabaseFull, DatabaseUnavailable
+from engine.errors import DatabaseFull, DatabaseUnavailable, StaleInstance
 from tests.conftest import who
 from tests.statements import Sent, statements_sent
 
@@ -34,13 +39,78 @@ def test_a_completions_rows_travel_together_and_the_version_checked_instance_row
     if engine.dialect == "postgresql":
         written = {"INSERT audit_event", "INSERT workflow_task", "UPDATE workflow_task"}
         assert written | {"INSERT human_task", "UPDATE human_task"} <= pipelined, sent
-        # The ORM reads this row count (the instance's version check), which a pipeline holds back.
+        # The instance's version check reads this row count, which a pipeline holds back.
         assert alone == {"UPDATE process_instance"}, sent
     else:
         assert not pipelined, sent  # SQLite runs in the process: nothing to batch
-    # The first names are the audit rows: what the crash test's stall points rely on.
+    # The first names are the audit rows: what the crash test's stall points rely on; the instance row last.
     assert sent[0][0] == "INSERT audit_event", sent
+    assert sent[-1][0] == "UPDATE process_instance", sent
+    assert [name for name, _ in sent].count("UPDATE process_instance") == 1, sent
     assert engine.verify_audit(instance["id"]).ok
+
+
+def test_a_completion_leaves_the_orms_flush_nothing_to_do(petition: Engine) -> None:
+    """Rows written with Core are marked as written: no flush walks them again (about a tenth of a command)."""
+    engine = petition
+    instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
+    flushes: list[list[str]] = []
+
+    def flushing(session: Session, _context: object, _instances: object) -> None:
+        flushes.append(sorted(type(held).__name__ for held in [*session.new, *session.dirty]))
+
+    event.listen(Session, "before_flush", flushing)
+    try:
+        result = engine.complete(instance["tasks"][0]["id"], who(engine, "wang"), DATA)
+    finally:
+        event.remove(Session, "before_flush", flushing)
+    assert result["next_tasks"], result
+    assert flushes == [], flushes
+    # What was written is what a reader sees: the next step is open, the case's version moved once.
+    case = engine.get_instance(instance["id"])
+    assert [t["id"] for t in case["tasks"]] == [t["id"] for t in result["next_tasks"]]
+    assert engine.verify_audit(instance["id"]).ok
+
+
+def test_an_instance_row_changed_meanwhile_refuses_the_command_as_stale_and_loses_nothing(petition: Engine) -> None:
+    """A writer that skipped the instance's lock (a trigger stands in for it) bumps its version mid-command."""
+    engine = petition
+    instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
+    task_id = instance["tasks"][0]["id"]
+    history = engine.history(instance["id"])
+    bump = "UPDATE process_instance SET lock_version = lock_version + 1 WHERE id = NEW.instance_id"
+    with engine.sql.begin() as conn:
+        if engine.dialect == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION bump_instance() RETURNS trigger LANGUAGE plpgsql "
+                    f"AS $$ BEGIN {bump}; RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER bump_instance AFTER INSERT ON workflow_task "
+                    "FOR EACH ROW EXECUTE FUNCTION bump_instance()"
+                )
+            )
+        else:
+            conn.execute(text(f"CREATE TRIGGER bump_instance AFTER INSERT ON workflow_task BEGIN {bump}; END"))
+    try:
+        with pytest.raises(StaleInstance) as answer:
+            engine.complete(task_id, who(engine, "wang"), DATA)
+        assert "changed by someone else" in str(answer.value)
+    finally:
+        with engine.sql.begin() as conn:
+            if engine.dialect == "postgresql":
+                conn.execute(text("DROP TRIGGER bump_instance ON workflow_task"))
+                conn.execute(text("DROP FUNCTION bump_instance()"))
+            else:
+                conn.execute(text("DROP TRIGGER bump_instance"))
+    assert [t["id"] for t in engine.get_instance(instance["id"])["tasks"]] == [task_id]
+    assert engine.history(instance["id"]) == history
+    assert engine.verify_audit(instance["id"]).ok
+    result = engine.complete(task_id, who(engine, "wang"), DATA)
+    assert result["next_tasks"] and engine.verify_audit(instance["id"]).ok
 
 
 # What the server does to the task rows: refuses them as PostgreSQL does when it cannot extend a table's

@@ -1,0 +1,119 @@
+"""A command's changed rows written with Core in save's round trip, then held by the session as written.
+
+The command layer works on ORM objects: the instance (`ProcessInstance`) and its inbox rows (`HumanTask`).
+Left to the ORM's flush, each new row is an INSERT and each changed one an UPDATE whose row count the flush
+reads, with the unit of work's bookkeeping around each (about a tenth of a command on SQLite) and, on
+PostgreSQL, a round trip each outside the pipeline of `engine/round_trips.py`. Here they are written with
+Core and the session is told they are written: a new row becomes persistent as though loaded
+(`make_transient_to_detached`), a changed one is marked unchanged as a flush marks the rows it wrote, so
+the flush that follows has nothing to do (not even its unit of work's rounds over unchanged objects), and
+a later change in the same command is an ordinary UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, inspect, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.session import make_transient_to_detached
+
+from engine.audit import insert_rows
+from engine.models import HumanTask, ProcessInstance
+
+_HUMAN_TASK = HumanTask.__table__
+_INSTANCE = ProcessInstance.__table__
+_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def write_human_tasks(session: Session, connection: Connection, pipelined: bool) -> None:
+    """Insert the session's new human task rows and update its changed ones; the ORM then holds them as written.
+
+    The rows' instance is locked by the command, so an UPDATE meets its row without the flush's count check
+    (which a pipeline could not make: the count arrives at its end).
+    """
+    new = [held for held in session.new if isinstance(held, HumanTask)]
+    if new:
+        insert_rows(connection, _HUMAN_TASK, [_complete_row(task) for task in new], pipelined)
+        for task in new:
+            session.expunge(task)
+            make_transient_to_detached(task)  # every column is set (_complete_row): nothing left to load
+            session.add(task)
+    changed: dict[tuple[str, ...], list[tuple[HumanTask, dict]]] = defaultdict(list)
+    for held in session.dirty:
+        if isinstance(held, HumanTask):
+            values = _changed_values(held, _HUMAN_TASK)
+            if values:
+                changed[tuple(sorted(values))].append((held, values))
+    for keys, tasks in changed.items():
+        params = [{"b_id": task.id, **values} for task, values in tasks]
+        connection.execute(_update(_HUMAN_TASK, keys), params if len(params) > 1 else params[0])
+        for task, _values in tasks:
+            _hold_as_written(session, task)
+
+
+def write_instance(session: Session, connection: Connection, instance: ProcessInstance) -> None:
+    """The instance row's changed columns with its version bumped, checked as the ORM's versioned flush checks.
+
+    A row whose version moved since it was read (a command that did not lock it) raises `StaleDataError`,
+    which the command turns into its stale-instance answer.
+    """
+    values = _changed_values(instance, _INSTANCE)
+    if not values:
+        return
+    version = inspect(instance).committed_state.get("lock_version", instance.lock_version)
+    values["lock_version"] = version + 1
+    statement = _update(_INSTANCE, tuple(sorted(values)), versioned=True)
+    matched = connection.execute(statement, {"b_id": instance.id, "b_version": version, **values}).rowcount
+    if matched != 1:
+        raise StaleDataError(
+            f"UPDATE statement on table 'process_instance' expected to update 1 row(s); {matched} were matched."
+        )
+    set_committed_value(instance, "lock_version", values["lock_version"])
+    _hold_as_written(session, instance)
+
+
+def _changed_values(held: object, table: Table) -> dict[str, Any]:
+    """The columns set since the row was read or written (set to the same value or not: rewritten)."""
+    state = inspect(held)
+    # `committed_state` holds each attribute set since then (its value before); `unmodified` would be
+    # computed anew, over every attribute, at each look-up.
+    columns = table.columns
+    return {key: state.dict[key] for key in state.committed_state if key in columns}
+
+
+def _update(table: Table, keys: tuple[str, ...], versioned: bool = False) -> Any:
+    # Built once per table and set of columns: building a statement costs more than running it compiled.
+    statement = _UPDATES.get((table.name, keys))
+    if statement is None:
+        where = table.c.id == bindparam("b_id")
+        if versioned:
+            where = where & (table.c.lock_version == bindparam("b_version"))
+        statement = _UPDATES[table.name, keys] = update(table).where(where).values({k: bindparam(k) for k in keys})
+    return statement
+
+
+def _hold_as_written(session: Session, held: object) -> None:
+    """Mark every column of a row just written as committed, as the flush does after its own writes."""
+    # SQLAlchemy's own step after a flush (no public equivalent): `set_committed_value` keeps the object
+    # flagged modified, and the next flush would then walk it for nothing. The models have no relationships,
+    # so the columns are all there is to commit. tests/test_round_trips.py checks the session is left clean.
+    state = inspect(held)
+    state._commit_all(state.dict, session.identity_map)
+
+
+def _complete_row(task: HumanTask) -> dict:
+    """Every column of a new row, its defaults set on the object too, as the ORM's INSERT would have."""
+    row = {}
+    for column in _HUMAN_TASK.columns:
+        if column.key not in task.__dict__:
+            default = column.default
+            value = None
+            if default is not None:
+                value = default.arg(None) if default.is_callable else default.arg
+            setattr(task, column.key, value)
+        row[column.key] = task.__dict__[column.key]
+    return row
