@@ -1,4 +1,4 @@
-"""Writes whose answers nobody reads, sent to PostgreSQL together: one round trip instead of one each."""
+"""Writes whose answers are not read until they are all sent, sent to PostgreSQL together: one round trip."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 def one_round_trip(connection: Connection) -> Iterator[bool]:
     """Statements run inside reach PostgreSQL in one round trip (psycopg's pipeline mode); yields whether.
 
-    Only for statements whose rows and row counts nobody reads: in a pipeline they arrive at its end. A
+    Only for statements whose rows nobody reads: in a pipeline they arrive at its end, as do row counts,
+    which a caller reads from the driver's cursor after the block (`engine/row_writes.py`). A
     statement that fails inside fails the transaction as ever; its error comes out of a later statement
     or out of this block, as SQLAlchemy's error for the driver's, so callers see what they always see.
     On SQLite this changes nothing: the database runs in the process, with no round trip to save.

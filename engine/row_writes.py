@@ -13,6 +13,7 @@ a later change in the same command is an ordinary UPDATE.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, inspect, update
@@ -55,25 +56,34 @@ def write_human_tasks(session: Session, connection: Connection, pipelined: bool)
             _hold_as_written(session, task)
 
 
-def write_instance(session: Session, connection: Connection, instance: ProcessInstance) -> None:
-    """The instance row's changed columns with its version bumped, checked as the ORM's versioned flush checks.
+def write_instance(session: Session, connection: Connection, instance: ProcessInstance) -> Callable[[], None]:
+    """Send the instance row's changed columns with its version bumped; returns the check to run after.
 
-    A row whose version moved since it was read (a command that did not lock it) raises `StaleDataError`,
-    which the command turns into its stale-instance answer.
+    The check reads the row count, as the ORM's versioned flush does, and refuses a row whose version moved
+    since it was read (a writer that did not lock it) with `StaleDataError`, which the command turns into
+    its stale-instance answer. Inside `one_round_trip` the count arrives with the pipeline's end, so the
+    check runs after the block; the refusal then rolls back everything the round trip wrote.
     """
     values = _changed_values(instance, _INSTANCE)
     if not values:
-        return
+        return lambda: None
     version = inspect(instance).committed_state.get("lock_version", instance.lock_version)
     values["lock_version"] = version + 1
     statement = _update(_INSTANCE, tuple(sorted(values)), versioned=True)
-    matched = connection.execute(statement, {"b_id": instance.id, "b_version": version, **values}).rowcount
-    if matched != 1:
-        raise StaleDataError(
-            f"UPDATE statement on table 'process_instance' expected to update 1 row(s); {matched} were matched."
-        )
-    set_committed_value(instance, "lock_version", values["lock_version"])
-    _hold_as_written(session, instance)
+    result = connection.execute(statement, {"b_id": instance.id, "b_version": version, **values})
+
+    def check() -> None:
+        # The driver's cursor holds the count a pipeline delivered at its end; SQLAlchemy's result read
+        # it when the statement was sent (-1 in a pipeline).
+        matched = result.context.cursor.rowcount
+        if matched != 1:
+            raise StaleDataError(
+                f"UPDATE statement on table 'process_instance' expected to update 1 row(s); {matched} were matched."
+            )
+        set_committed_value(instance, "lock_version", values["lock_version"])
+        _hold_as_written(session, instance)
+
+    return check
 
 
 def _changed_values(held: object, table: Table) -> dict[str, Any]:

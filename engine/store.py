@@ -207,9 +207,9 @@ class InstanceStore:
         instance.variables = _json_safe(runtime.variables_of(live.workflow))
         instance.next_task_seq = live.ledger.next_seq
         connection = session.connection()
-        # The audit rows first (tests/test_crash.py stalls between), then the task rows and the human task
-        # rows, in one round trip on PostgreSQL: nothing reads their answers. The instance row was inserted
-        # when it started.
+        # The audit rows first (tests/test_crash.py stalls between), then the task rows, the human task rows
+        # and the instance row, in one round trip on PostgreSQL: only the instance row's count is read, at
+        # the end. The instance row was inserted when it started.
         with one_round_trip(connection) as pipelined:
             write_pending_events(session, pipelined=pipelined)
             if changes.inserted:
@@ -249,9 +249,9 @@ class InstanceStore:
                     )
                 )
             write_human_tasks(session, connection, pipelined)
-        # The instance row last and alone: its version check reads the row count, which a pipeline would
-        # hold back until its end.
-        write_instance(session, connection, instance)
+            # The instance row last; its version is checked once the round trip has brought the row count.
+            check_instance = write_instance(session, connection, instance)
+        check_instance()
 
 
 _UPDATE_TASK = (
