@@ -178,14 +178,14 @@ class CopyCommands(RemarkCommands):
         live: LiveWorkflow,
         definition: ProcessDefinition,
         audit: AuditLog,
-    ) -> None:
-        super()._sync_human_tasks(session, instance, live, definition, audit)
+    ) -> list[runtime.ReadyUserTask]:
+        ready = super()._sync_human_tasks(session, instance, live, definition, audit)
         if instance.status in ENDED:
-            return
-        wanted = {t.id: t.data.get(COPY_VARIABLE) for t in runtime.ready_user_tasks(live.workflow)}
+            return ready
+        wanted = {t.id: t.data.get(COPY_VARIABLE) for t in ready}
         wanted = {task_id: value for task_id, value in wanted.items() if value}
         if not wanted:
-            return
+            return ready
         session.flush()  # the rows of the steps that just became ready
         for task_id, value in wanted.items():
             task = session.get(HumanTask, task_id)
@@ -203,6 +203,7 @@ class CopyCommands(RemarkCommands):
             self._add_copies(
                 session, instance, task, known, ENGINE_ACTOR, "", unknown=[n for n in names if n not in active]
             )
+        return ready
 
     # --- the common steps -----------------------------------------------------------------------
 

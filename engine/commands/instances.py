@@ -213,8 +213,8 @@ class InstanceCommands(EngineBase):
         live: LiveWorkflow,
         definition: ProcessDefinition,
         audit: AuditLog,
-    ) -> None:
-        """Open a row for each user task that became ready, cancel the rows of those that are no more.
+    ) -> list[runtime.ReadyUserTask]:
+        """Open a row for each user task that became ready, cancel the rows of those no more ready; returns the ready.
 
         The open rows are read without flushing first: what this command changed in memory (the task it
         completed, rows it added) is taken from the session, so the instance row is written once, at the
@@ -328,6 +328,7 @@ class InstanceCommands(EngineBase):
                 audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
         session.info.setdefault(OPEN_TASKS, {})[instance.id] = list(open_rows.values())
         live.open_tasks = frozenset(open_rows)
+        return ready
 
     def _open_tasks(self, session: Session, instance: ProcessInstance) -> list[HumanTask]:
         """The instance's open human tasks in creation order: as this command's projection left them, else read."""
