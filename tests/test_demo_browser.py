@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from engine import Engine
 from engine.demo import DEMO_PASSWORD, load_demo
@@ -123,7 +124,8 @@ def test_a_committee_starts_the_demo_deliberation_and_its_party_organisation_del
     li.locator("#task-form[data-ready=true] .fjs-form").wait_for()
     tab_to(li, "INPUT", "议题类别")
     choose_with_arrows(li, "居民自治事项")
-    assert li.locator(".fjs-form-field-select .fjs-select-display").first.inner_text() == "居民自治事项"
+    # form-js renders the choice after the key press: wait for it as a person would look for it.
+    expect(li.locator(".fjs-form-field-select .fjs-select-display").first).to_have_text("居民自治事项")
     tab_to(li, "TEXTAREA", "议题征询与民主恳谈情况")
     li.keyboard.type("已在3号楼召开民主恳谈会，居民普遍支持")
     tab_to(li, "BUTTON", "办结")
