@@ -103,6 +103,9 @@ class LiveWorkflow:
     # next projection reads them by key instead of searching the instance's open rows. Only a projection
     # opens rows; a command that closes one (cancel, ...) leaves an id whose row says it is closed.
     open_tasks: frozenset[str] | None = None
+    # False for a case started in this command: no human task row of it exists, so its first projection
+    # reads none.
+    projected: bool = True
 
 
 class LiveCache:

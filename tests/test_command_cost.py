@@ -145,3 +145,22 @@ def test_a_cached_cases_projection_reads_its_task_rows_by_key_not_by_searching_t
     assert {k: v for k, v in next_cached.items() if k not in {"id", "instance_id", "created_at"}} == {
         k: v for k, v in next_restored.items() if k not in {"id", "instance_id", "created_at"}
     }
+
+
+def test_a_case_started_reads_no_task_rows_for_its_first_projection(petition: Engine) -> None:
+    # No human task row of a case exists before its start commits: its first projection has nothing to read.
+    engine = petition
+    wang = who(engine, "wang")
+    engine.start("petition_review", "qiaoyi", by=wang)  # another case's open task, which must stay apart
+    with statements_sent(engine.sql) as sent:
+        started = engine.start("petition_review", "qiaoyi", by=wang)
+    assert human_task_reads(sent) == []
+    [first] = started["tasks"]
+    assert first["status"] == "open" and first["candidate"]["org_unit"] == "qiaoyi", first
+    assert [t["id"] for t in engine.get_instance(started["id"])["tasks"]] == [first["id"]]
+    # Its next command, on the cached workflow, reads that row by key and completes it.
+    data = {"title": "加装电梯", "proposer_count": 30, "eligible_count": 100}
+    with statements_sent(engine.sql) as sent:
+        result = engine.complete(first["id"], wang, data)
+    assert human_task_reads(sent) and result["next_tasks"], result
+    assert [t["id"] for t in engine.get_instance(started["id"])["tasks"]] == [t["id"] for t in result["next_tasks"]]

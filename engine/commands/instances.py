@@ -118,7 +118,7 @@ class InstanceCommands(EngineBase):
         session.add(instance)
         session.flush()  # rows referencing the instance come in later flushes (no relationship orders them)
         live = self.store.new(session, definition)
-        live.waits, live.open_tasks = waits.NOTHING_WRITTEN, frozenset()
+        live.waits, live.open_tasks, live.projected = waits.NOTHING_WRITTEN, frozenset(), False
         start_vars = dict(variables or {})
         start_vars.setdefault("org_unit", unit.code)
         if business_key:
@@ -223,11 +223,14 @@ class InstanceCommands(EngineBase):
         ready = runtime.ready_user_tasks(live.workflow)
         ready_ids = {t.id for t in ready}
         # One read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
-        if live.open_tasks is None:
+        if not live.projected:
+            rows = {}
+        elif live.open_tasks is None:
             found = session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)})
+            rows = {t.id: t for t in found.scalars()}
         else:
             found = session.execute(_BY_IDS, {"ids": list(live.open_tasks | ready_ids)})
-        rows = {t.id: t for t in found.scalars()}
+            rows = {t.id: t for t in found.scalars()}
         deleted = session.deleted
         for held in [*session.identity_map.values(), *session.new]:
             if isinstance(held, HumanTask) and held.instance_id == instance.id and held not in deleted:
@@ -327,7 +330,7 @@ class InstanceCommands(EngineBase):
                 del open_rows[task_id]
                 audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
         session.info.setdefault(OPEN_TASKS, {})[instance.id] = list(open_rows.values())
-        live.open_tasks = frozenset(open_rows)
+        live.open_tasks, live.projected = frozenset(open_rows), True
         return ready
 
     def _open_tasks(self, session: Session, instance: ProcessInstance) -> list[HumanTask]:
