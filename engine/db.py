@@ -9,8 +9,9 @@ from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.audit import drop_pending_events, write_pending_events
+from engine.audit import drop_pending_events
 from engine.errors import DatabaseFull, DatabaseUnavailable
+from engine.row_writes import write_pending_rows
 from engine.writer_gate import GatedConnection, WriterGate
 
 SQLITE_BUSY_SECONDS = 30
@@ -134,8 +135,8 @@ def _tune_sqlite(engine: SqlEngine, synchronous: str, begin: str, gate: WriterGa
 
 def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
     factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-    event.listen(factory, "before_flush", write_pending_events)
-    event.listen(factory, "before_commit", write_pending_events)
+    event.listen(factory, "before_flush", write_pending_rows)
+    event.listen(factory, "before_commit", write_pending_rows)
     event.listen(factory, "after_soft_rollback", drop_pending_events)
     event.listen(factory, "after_commit", _run_after_commit)
     return factory

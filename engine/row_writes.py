@@ -22,12 +22,28 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.session import make_transient_to_detached
 
-from engine.audit import insert_rows
+from engine.audit import insert_rows, write_pending_events
 from engine.models import HumanTask, ProcessInstance
 
 _HUMAN_TASK = HumanTask.__table__
 _INSTANCE = ProcessInstance.__table__
 _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def write_pending_rows(session: Session, *_args: Any, pipelined: bool = False) -> None:
+    """A `before_flush` and `before_commit` hook, and save's first writes: new instances, then pending events.
+
+    A case started in this command is inserted here, with the values its start left (`save` sets them
+    first), so its row is written once; the events that follow refer to it. `pipelined`: called inside
+    `one_round_trip`.
+    """
+    new = [held for held in session.new if isinstance(held, ProcessInstance)]
+    if new:
+        for instance in new:
+            instance.lock_version = 1  # as the ORM's versioned INSERT sets it
+        insert_rows(session.connection(), _INSTANCE, [_complete_row(i, _INSTANCE) for i in new], pipelined)
+        _hold_as_loaded(session, new)
+    write_pending_events(session, pipelined=pipelined)
 
 
 def write_human_tasks(session: Session, connection: Connection, pipelined: bool) -> None:
@@ -38,11 +54,8 @@ def write_human_tasks(session: Session, connection: Connection, pipelined: bool)
     """
     new = [held for held in session.new if isinstance(held, HumanTask)]
     if new:
-        insert_rows(connection, _HUMAN_TASK, [_complete_row(task) for task in new], pipelined)
-        for task in new:
-            session.expunge(task)
-            make_transient_to_detached(task)  # every column is set (_complete_row): nothing left to load
-            session.add(task)
+        insert_rows(connection, _HUMAN_TASK, [_complete_row(task, _HUMAN_TASK) for task in new], pipelined)
+        _hold_as_loaded(session, new)
     changed: dict[tuple[str, ...], list[tuple[HumanTask, dict]]] = defaultdict(list)
     for held in session.dirty:
         if isinstance(held, HumanTask):
@@ -115,15 +128,23 @@ def _hold_as_written(session: Session, held: object) -> None:
     state._commit_all(state.dict, session.identity_map)
 
 
-def _complete_row(task: HumanTask) -> dict:
+def _hold_as_loaded(session: Session, inserted: list) -> None:
+    """New rows just inserted become persistent, as though loaded (every column is set: nothing to load)."""
+    for held in inserted:
+        session.expunge(held)
+        make_transient_to_detached(held)
+        session.add(held)
+
+
+def _complete_row(held: object, table: Table) -> dict:
     """Every column of a new row, its defaults set on the object too, as the ORM's INSERT would have."""
     row = {}
-    for column in _HUMAN_TASK.columns:
-        if column.key not in task.__dict__:
+    for column in table.columns:
+        if column.key not in held.__dict__:
             default = column.default
             value = None
             if default is not None:
                 value = default.arg(None) if default.is_callable else default.arg
-            setattr(task, column.key, value)
-        row[column.key] = task.__dict__[column.key]
+            setattr(held, column.key, value)
+        row[column.key] = held.__dict__[column.key]
     return row

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine.audit import canonical_json, insert_rows, write_pending_events
+from engine.audit import canonical_json, insert_rows
 from engine.models import Blob, ProcessDefinition, ProcessInstance, WorkflowTask
 from engine.round_trips import one_round_trip
-from engine.row_writes import write_human_tasks, write_instance
+from engine.row_writes import write_human_tasks, write_instance, write_pending_rows
 from engine.spiff import runtime
 from engine.spiff.serialization import (
     TaskLedger,
@@ -214,7 +214,7 @@ class InstanceStore:
         # and the instance row, in one round trip on PostgreSQL: only the instance row's count is read, at
         # the end. The instance row was inserted when it started.
         with one_round_trip(connection) as pipelined:
-            write_pending_events(session, pipelined=pipelined)
+            write_pending_rows(session, pipelined=pipelined)
             if changes.inserted:
                 insert_rows(
                     connection,

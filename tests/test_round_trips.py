@@ -49,6 +49,26 @@ def test_a_completions_rows_travel_together_the_version_checked_instance_row_las
     assert engine.verify_audit(instance["id"]).ok
 
 
+def test_a_start_writes_its_instance_row_once_before_the_rows_that_refer_to_it(petition: Engine) -> None:
+    engine = petition
+    wang = who(engine, "wang")
+    with statements_sent(engine.sql) as statements:
+        started = engine.start("petition_review", "qiaoyi", by=wang)
+    sent = writes(statements)
+    names = [name for name, _ in sent]
+    # One INSERT with the values the start left (no UPDATE after it), ahead of its audit, task and inbox rows.
+    assert names[0] == "INSERT process_instance" and "UPDATE process_instance" not in names, sent
+    assert {"INSERT audit_event", "INSERT workflow_task", "INSERT human_task"} <= set(names[1:]), sent
+    if engine.dialect == "postgresql":
+        assert all(inside for _, inside in sent), sent
+    case = engine.get_instance(started["id"])
+    assert case["status"] == "running" and [t["id"] for t in case["tasks"]] == [started["tasks"][0]["id"]]
+    assert engine.verify_audit(started["id"]).ok
+    # The cached workflow is current at the version written: the next command continues from it.
+    result = engine.complete(started["tasks"][0]["id"], wang, DATA)
+    assert result["next_tasks"] and engine.verify_audit(started["id"]).ok
+
+
 def test_a_completion_leaves_the_orms_flush_nothing_to_do(petition: Engine) -> None:
     """Rows written with Core are marked as written: no flush walks them again (about a tenth of a command)."""
     engine = petition

@@ -115,8 +115,7 @@ class InstanceCommands(EngineBase):
             audit_seq=0,
             audit_head="",
         )
-        session.add(instance)
-        session.flush()  # rows referencing the instance come in later flushes (no relationship orders them)
+        session.add(instance)  # inserted with the command's first writes (engine/row_writes.py), once
         live = self.store.new(session, definition)
         live.waits, live.open_tasks, live.projected = waits.NOTHING_WRITTEN, frozenset(), False
         start_vars = dict(variables or {})
