@@ -103,9 +103,10 @@ class LiveWorkflow:
     # next projection reads them by key instead of searching the instance's open rows. Only a projection
     # opens rows; a command that closes one (cancel, ...) leaves an id whose row says it is closed.
     open_tasks: frozenset[str] | None = None
-    # False for a case started in this command: no human task row of it exists, so its first projection
-    # reads none.
-    projected: bool = True
+    # The ids of every human task row of the instance (open or closed), when known: a case this process
+    # started and kept cached since. A ready task with no row yet (most are new) needs no read; None when
+    # unknown (a restored workflow). Changed in place: a failed command's workflow is never kept.
+    task_rows: set[str] | None = None
 
 
 class LiveCache:

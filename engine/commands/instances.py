@@ -117,7 +117,7 @@ class InstanceCommands(EngineBase):
         )
         session.add(instance)  # inserted with the command's first writes (engine/row_writes.py), once
         live = self.store.new(session, definition)
-        live.waits, live.open_tasks, live.projected = waits.NOTHING_WRITTEN, frozenset(), False
+        live.waits, live.open_tasks, live.task_rows = waits.NOTHING_WRITTEN, frozenset(), set()
         start_vars = dict(variables or {})
         start_vars.setdefault("org_unit", unit.code)
         if business_key:
@@ -221,15 +221,17 @@ class InstanceCommands(EngineBase):
         """
         ready = runtime.ready_user_tasks(live.workflow)
         ready_ids = {t.id for t in ready}
-        # One read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
-        if not live.projected:
-            rows = {}
-        elif live.open_tasks is None:
+        # At most one read: the open rows, and any earlier row of a ready task (returned to, withdrawn to).
+        if live.open_tasks is None:
             found = session.execute(_OPEN_OR_READY, {"instance_id": instance.id, "ready": list(ready_ids)})
             rows = {t.id: t for t in found.scalars()}
         else:
-            found = session.execute(_BY_IDS, {"ids": list(live.open_tasks | ready_ids)})
-            rows = {t.id: t for t in found.scalars()}
+            # By key, but not the rows this session holds (current: the instance's lock covers them), nor
+            # ready tasks the cached workflow knows have no row.
+            returned_to = ready_ids if live.task_rows is None else ready_ids & live.task_rows
+            in_session = {h.id for h in session.identity_map.values() if isinstance(h, HumanTask)}
+            wanted = (live.open_tasks | returned_to) - in_session
+            rows = {t.id: t for t in session.execute(_BY_IDS, {"ids": list(wanted)}).scalars()} if wanted else {}
         deleted = session.deleted
         for held in [*session.identity_map.values(), *session.new]:
             if isinstance(held, HumanTask) and held.instance_id == instance.id and held not in deleted:
@@ -329,7 +331,9 @@ class InstanceCommands(EngineBase):
                 del open_rows[task_id]
                 audit.append_instance(instance, ENGINE_ACTOR, "task_cancelled", row.element_id, {"task_id": task_id})
         session.info.setdefault(OPEN_TASKS, {})[instance.id] = list(open_rows.values())
-        live.open_tasks, live.projected = frozenset(open_rows), True
+        live.open_tasks = frozenset(open_rows)
+        if live.task_rows is not None:
+            live.task_rows.update(open_rows)
         return ready
 
     def _open_tasks(self, session: Session, instance: ProcessInstance) -> list[HumanTask]:

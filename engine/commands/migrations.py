@@ -148,7 +148,7 @@ class MigrationCommands(InstanceCommands):
         instance.definition_id, instance.process_version = target.id, target.version
         session.execute(delete(WorkflowTask).where(WorkflowTask.instance_id == instance.id))
         # Every task row is written afresh; the next projection searches the open rows.
-        live.ledger, live.waits, live.open_tasks = new_ledger(), None, None
+        live.ledger, live.waits, live.open_tasks, live.task_rows = new_ledger(), None, None, None
         audit = AuditLog(session)
         holding = reach.reaching(session, by, instance.org_path, {DESIGNER, ADMIN})
         actor = by.actor(holding.role if holding else DESIGNER, instance.org_code)
