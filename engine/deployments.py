@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from engine import admission, rules
@@ -179,16 +179,36 @@ def deploy(session: Session, files: dict[str, bytes], actor: Actor, specs: SpecC
     return result
 
 
-def find_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
-    """The pinned version of a process, or its latest; NotFound with a sentence otherwise."""
-    query = select(ProcessDefinition).where(ProcessDefinition.key == key)
-    if version is not None:
-        query = query.where(ProcessDefinition.version == version)
-    definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
-    if definition is None:
+_LATEST_ID = (
+    select(ProcessDefinition.id)
+    .where(ProcessDefinition.key == bindparam("key"))
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+)
+_PINNED_ID = select(ProcessDefinition.id).where(
+    ProcessDefinition.key == bindparam("key"), ProcessDefinition.version == bindparam("version")
+)
+
+
+def find_definition_id(session: Session, key: str, version: int | None = None) -> str:
+    """The id of the pinned version of a process, or of its latest; NotFound with a sentence otherwise.
+
+    The id alone: a start takes the definition from the per-process cache of deployed definitions
+    (`InstanceStore.definition`), which never change once deployed.
+    """
+    if version is None:
+        found = session.execute(_LATEST_ID, {"key": key}).scalar_one_or_none()
+    else:
+        found = session.execute(_PINNED_ID, {"key": key, "version": version}).scalar_one_or_none()
+    if found is None:
         pinned = f" version {version}" if version is not None else ""
         raise NotFound(f"There is no deployed process {key!r}{pinned}.", code="no_process", process=key)
-    return definition
+    return found
+
+
+def find_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
+    """The pinned version of a process, or its latest, as a row of this session; NotFound otherwise."""
+    return session.get(ProcessDefinition, find_definition_id(session, key, version))
 
 
 def latest_definitions(session: Session) -> list[ProcessDefinition]:

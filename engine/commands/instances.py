@@ -72,7 +72,7 @@ class InstanceCommands(EngineBase):
         if variables is not None and not isinstance(variables, dict):
             raise RuleBroken("variables must be a JSON object.", code="variables_not_object")
         with self.transaction() as session:
-            definition = deployments.find_definition(session, process_key, version)
+            definition = self._definition(session, deployments.find_definition_id(session, process_key, version))
             unit = org.get_unit(session, org_code)
             actor = self._starter(session, by, unit)
             instance = self._create_instance(session, definition, unit, actor, by.username, business_key, variables)
