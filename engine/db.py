@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import create_engine, event, make_url, text
@@ -143,6 +144,15 @@ def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
 
 
 # session.info key: callables a command queued to run once its transaction committed (not a savepoint's).
+# session.info key: rows read for later in the command (the identity map keeps them only while referenced).
+HELD = "govflow_held"
+
+
+def hold(session: Session, rows: Iterable[object]) -> None:
+    """Keep rows read now for the rest of the command: later look-ups find them in the session."""
+    session.info.setdefault(HELD, []).extend(rows)
+
+
 AFTER_COMMIT = "govflow_after_commit"
 
 

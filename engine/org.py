@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from engine.db import hold
 from engine.errors import RuleBroken, UnknownOrgUnit
 from engine.models import OrgUnit
 from engine.roles import LANE_ROLES, LEVEL_RANK, RURAL_COUNTERPART, Level
@@ -18,6 +19,36 @@ class Candidate:
     org_code: str | None
     why: str
     org_path: str = ""
+
+
+# The unit and the units above it, by its parent links (UNION: a loop in the links would end the walk).
+_CHAIN = select(OrgUnit.code, OrgUnit.parent_code).where(OrgUnit.code == bindparam("code")).cte("chain", recursive=True)
+_CHAIN = _CHAIN.union(select(OrgUnit.code, OrgUnit.parent_code).join(_CHAIN, OrgUnit.code == _CHAIN.c.parent_code))
+_UNIT_AND_ANCESTORS = select(OrgUnit).where(OrgUnit.code.in_(select(_CHAIN.c.code)))
+_UNITS = select(OrgUnit).where(OrgUnit.code.in_(bindparam("codes", expanding=True)))
+
+
+def held_unit(session: Session, code: str) -> OrgUnit | None:
+    """The unit if this session holds it already (read in this transaction), without a statement."""
+    return session.identity_map.get(session.identity_key(OrgUnit, code))
+
+
+def get_unit_and_ancestors(session: Session, code: str) -> OrgUnit:
+    """A unit, read with every unit above it in one statement and held for the command: the reach check
+    and the candidate walks that follow find them in the session."""
+    units = session.execute(_UNIT_AND_ANCESTORS, {"code": code}).scalars().all()
+    hold(session, units)
+    for unit in units:
+        if unit.code == code:
+            return unit
+    raise UnknownOrgUnit(f"There is no org unit with code {code!r}.", code="no_org_unit", unit=code)
+
+
+def hold_path(session: Session, path: str) -> None:
+    """The units of an org path, held for the command; read only when the session lacks one of them."""
+    codes = [code for code in path.split("/") if code]
+    if any(held_unit(session, code) is None for code in codes):
+        hold(session, session.execute(_UNITS, {"codes": codes}).scalars())
 
 
 def get_unit(session: Session, code: str) -> OrgUnit:

@@ -20,8 +20,16 @@ from engine.principal import Principal
 
 def holding_paths(session: Session, by: Principal) -> dict[str, str]:
     """Org code -> path of every unit where the caller holds a role."""
-    codes = {h.org_code for h in by.person.holdings}
-    return dict(session.execute(select(OrgUnit.code, OrgUnit.path).where(OrgUnit.code.in_(codes))).all())
+    paths, unread = {}, []
+    for code in {h.org_code for h in by.person.holdings}:
+        held = org.held_unit(session, code)  # a unit this command read already (a start reads its path)
+        if held is None:
+            unread.append(code)
+        else:
+            paths[code] = held.path
+    if unread:
+        paths.update(session.execute(select(OrgUnit.code, OrgUnit.path).where(OrgUnit.code.in_(unread))).all())
+    return paths
 
 
 def reach_paths(session: Session, by: Principal, roles: Iterable[str] | None = None) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 
 from engine import Engine
 from engine.config import Settings
+from engine.errors import NotAllowed, UnknownOrgUnit
 from engine.spiff import bpmn_parser
 from tests.conftest import PETITION_BUNDLE, read_bundle, who
 from tests.statements import Sent, statements_sent
@@ -170,3 +171,26 @@ def test_a_case_started_reads_no_task_rows_for_its_first_projection(petition: En
     result = engine.complete(first["id"], wang, data)
     assert result["next_tasks"] and engine.get_task(first["id"])["status"] == "completed", result
     assert [t["id"] for t in engine.get_instance(started["id"])["tasks"]] == [t["id"] for t in result["next_tasks"]]
+
+
+def org_unit_reads(sent: list[Sent]) -> list[str]:
+    """Each statement among `sent` that reads org_unit."""
+    reads = [" ".join(one.words) for one in sent]
+    return [r for r in reads if "org_unit" in r and r.split()[0] in {"SELECT", "WITH"}]
+
+
+@pytest.mark.parametrize("starter", ["wang", "zhang", "admin"])  # the committee, the subdistrict above, the city
+def test_a_start_reads_its_unit_and_the_units_above_it_once(petition: Engine, starter: str) -> None:
+    # The reach check (is the starter's unit at or above the case's?) and the first task's candidate walk
+    # (which unit on the path works the lane) both find the units the start read with its unit.
+    engine = petition
+    with statements_sent(engine.sql) as sent:
+        started = engine.start("petition_review", "qiaoyi", by=who(engine, starter))
+    assert len(org_unit_reads(sent)) == 1, org_unit_reads(sent)
+    [first] = started["tasks"]
+    assert first["candidate"] == {"role": "residents_committee", "org_unit": "qiaoyi"}, first
+    # A unit nobody holds a role at or above is refused as before, with its sentence.
+    with pytest.raises(NotAllowed, match="holds no official role that reaches"):
+        engine.start("petition_review", "yunnan", by=who(engine, "wang"))
+    with pytest.raises(UnknownOrgUnit, match="There is no org unit with code 'nowhere'"):
+        engine.start("petition_review", "nowhere", by=who(engine, starter))

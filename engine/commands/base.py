@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import people
 from engine.config import Settings
-from engine.db import dialect_name, make_session_factory, make_sql_engine, unavailable
+from engine.db import dialect_name, hold, make_session_factory, make_sql_engine, unavailable
 from engine.errors import (
     NotFound,
     StaleInstance,
@@ -44,8 +44,6 @@ _LOCK_WITH_TASK = (
     .where(ProcessInstance.id == bindparam("id"), HumanTask.id == bindparam("task_id"))
 )
 _PLANS_FOR_THE_VALUES = text("SET LOCAL plan_cache_mode = force_custom_plan")
-# session.info key: rows read for later in the command (the identity map keeps them only while referenced).
-HELD = "govflow_held"
 
 
 class EngineBase:
@@ -142,7 +140,7 @@ class EngineBase:
             # wait, and locking the task row too could deadlock with a command that holds the instance.
             found = session.execute(_LOCK_WITH_TASK, {"id": instance_id, "task_id": task_id}).first()
             if found is not None:
-                session.info.setdefault(HELD, []).append(found[1])  # the session holds objects weakly
+                hold(session, [found[1]])
                 return found[0]
         query = _LOCK_INSTANCE_PG if self.dialect == "postgresql" else _LOCK_INSTANCE
         instance = session.execute(query, {"id": instance_id}).scalar_one_or_none()

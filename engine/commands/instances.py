@@ -49,7 +49,6 @@ _OPEN_OR_READY = select(HumanTask).where(
 # The same when the cached workflow knows which rows its last projection left open: reads by key only, so
 # neither the number of open tasks nor the index entries their updates left behind cost anything here.
 _BY_IDS = select(HumanTask).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
-_UNITS = select(OrgUnit).where(OrgUnit.code.in_(bindparam("codes", expanding=True)))
 
 LIFECYCLE_ACTIONS = {
     "suspend": "instance_suspended",
@@ -73,7 +72,7 @@ class InstanceCommands(EngineBase):
             raise RuleBroken("variables must be a JSON object.", code="variables_not_object")
         with self.transaction() as session:
             definition = self._definition(session, deployments.find_definition_id(session, process_key, version))
-            unit = org.get_unit(session, org_code)
+            unit = org.get_unit_and_ancestors(session, org_code)
             actor = self._starter(session, by, unit)
             instance = self._create_instance(session, definition, unit, actor, by.username, business_key, variables)
             # Incidents are jobs the worker gave up on: a case started in this transaction has none.
@@ -281,11 +280,9 @@ class InstanceCommands(EngineBase):
                 open_rows[task.id] = earlier
                 continue
             if unit is None:
-                # The units on the instance's path, in one read: the walks below find them in the session.
-                codes = [code for code in instance.org_path.split("/") if code]
-                # The session holds loaded objects weakly: keep them until the walks are done.
-                _path_units = session.execute(_UNITS, {"codes": codes}).scalars().all()
-            unit = unit or org.get_unit(session, instance.org_code)
+                # The units on the instance's path, in at most one read: the walks below find them held.
+                org.hold_path(session, instance.org_path)
+                unit = org.get_unit(session, instance.org_code)
             info = definition.user_tasks.get(task.element_id, {})
             role = info.get("role") or role_of_lane(None, task.lane)
             # The process data may name the unit: for this step (`<element id>_org_unit`, e.g. the item of a
