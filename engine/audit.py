@@ -97,8 +97,11 @@ def _normalized(data: dict | None) -> dict:
 PENDING_EVENTS = "govflow_pending_events"
 
 
-def write_pending_events(session: Session, *_args: Any, pipelined: bool = False) -> None:
-    """A `before_flush` and `before_commit` hook: the events appended since the last flush, one executemany.
+def write_pending_events(session: Session, pipelined: bool = False) -> None:
+    """The events appended since the last flush, one executemany, written first thing in a flush or a commit.
+
+    The session's hook is `engine/row_writes.py` `write_pending_rows`, which writes a new instance's row
+    just before these, as events refer to it.
 
     Events are plain rows, not ORM objects: nothing reads an event's key, and building, adding and expunging
     an ORM object cost about 0.13 ms an event. They go in before the flush's own statements. Every append

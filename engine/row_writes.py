@@ -7,7 +7,8 @@ PostgreSQL, a round trip each outside the pipeline of `engine/round_trips.py`. H
 Core and the session is told they are written: a new row becomes persistent as though loaded
 (`make_transient_to_detached`), a changed one is marked unchanged as a flush marks the rows it wrote, so
 the flush that follows has nothing to do (not even its unit of work's rounds over unchanged objects), and
-a later change in the same command is an ordinary UPDATE.
+a later change in the same command is an ordinary UPDATE. A started case's instance row is inserted once,
+with the values the start left, ahead of the rows that refer to it.
 """
 
 from __future__ import annotations
