@@ -143,7 +143,6 @@ def make_session_factory(engine: SqlEngine) -> sessionmaker[Session]:
     return factory
 
 
-# session.info key: callables a command queued to run once its transaction committed (not a savepoint's).
 # session.info key: rows read for later in the command (the identity map keeps them only while referenced).
 HELD = "govflow_held"
 
@@ -153,6 +152,7 @@ def hold(session: Session, rows: Iterable[object]) -> None:
     session.info.setdefault(HELD, []).extend(rows)
 
 
+# session.info key: callables a command queued to run once its transaction committed (not a savepoint's).
 AFTER_COMMIT = "govflow_after_commit"
 
 
