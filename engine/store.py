@@ -213,7 +213,7 @@ class InstanceStore:
         connection = session.connection()
         # The audit rows first (tests/test_crash.py stalls between), then the task rows, the human task rows
         # and the instance row, in one round trip on PostgreSQL: only the instance row's count is read, at
-        # the end. The instance row was inserted when it started.
+        # the end. A case started in this command has its instance row inserted first (write_pending_rows).
         with one_round_trip(connection) as pipelined:
             write_pending_rows(session, pipelined=pipelined)
             if changes.inserted:
