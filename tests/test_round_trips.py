@@ -7,6 +7,8 @@ changed meanwhile refuses the command as stale, and the ORM's flush is left noth
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, text
@@ -25,6 +27,36 @@ def writes(sent: list[Sent]) -> list[tuple[str, bool]]:
     """Each write among `sent` ("UPDATE human_task", ...) and whether it went in a pipeline."""
     found = ((_WRITE.match(one.statement), one.pipelined) for one in sent)
     return [(f"{m.group(1).split()[0].upper()} {m.group(2)}", pipelined) for m, pipelined in found if m]
+
+
+@contextmanager
+def row_trigger(engine: Engine, name: str, when: str, table: str, body: str) -> Iterator[None]:
+    """A row trigger running `body` (the database's own dialect) while inside; dropped after."""
+    with engine.sql.begin() as conn:
+        if engine.dialect == "postgresql":
+            conn.execute(text(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; END $$"))
+            conn.execute(text(f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"))
+        else:
+            conn.execute(text(f"CREATE TRIGGER {name} {when} ON {table} BEGIN {body}; END"))
+    try:
+        yield
+    finally:
+        with engine.sql.begin() as conn:
+            if engine.dialect == "postgresql":
+                conn.execute(text(f"DROP TRIGGER {name} ON {table}"))
+                conn.execute(text(f"DROP FUNCTION {name}()"))
+            else:
+                conn.execute(text(f"DROP TRIGGER {name}"))
+
+
+def assert_as_before_and_completes(engine: Engine, instance_id: str, task_id: str, history: list) -> None:
+    """Nothing of a refused command was kept (the task open, the history and its chain as before), and the
+    next command, on the same connection pool, completes the task."""
+    assert [t["id"] for t in engine.get_instance(instance_id)["tasks"]] == [task_id]
+    assert engine.history(instance_id) == history
+    assert engine.verify_audit(instance_id).ok
+    result = engine.complete(task_id, who(engine, "wang"), DATA)
+    assert result["next_tasks"] and engine.verify_audit(instance_id).ok
 
 
 def test_a_completions_rows_travel_together_the_version_checked_instance_row_last(petition: Engine) -> None:
@@ -98,38 +130,12 @@ def test_an_instance_row_changed_meanwhile_refuses_the_command_as_stale_and_lose
     task_id = instance["tasks"][0]["id"]
     history = engine.history(instance["id"])
     bump = "UPDATE process_instance SET lock_version = lock_version + 1 WHERE id = NEW.instance_id"
-    with engine.sql.begin() as conn:
-        if engine.dialect == "postgresql":
-            conn.execute(
-                text(
-                    "CREATE FUNCTION bump_instance() RETURNS trigger LANGUAGE plpgsql "
-                    f"AS $$ BEGIN {bump}; RETURN NEW; END $$"
-                )
-            )
-            conn.execute(
-                text(
-                    "CREATE TRIGGER bump_instance AFTER INSERT ON workflow_task "
-                    "FOR EACH ROW EXECUTE FUNCTION bump_instance()"
-                )
-            )
-        else:
-            conn.execute(text(f"CREATE TRIGGER bump_instance AFTER INSERT ON workflow_task BEGIN {bump}; END"))
-    try:
+    body = f"{bump}; RETURN NEW" if engine.dialect == "postgresql" else bump
+    with row_trigger(engine, "bump_instance", "AFTER INSERT", "workflow_task", body):
         with pytest.raises(StaleInstance) as answer:
             engine.complete(task_id, who(engine, "wang"), DATA)
         assert "changed by someone else" in str(answer.value)
-    finally:
-        with engine.sql.begin() as conn:
-            if engine.dialect == "postgresql":
-                conn.execute(text("DROP TRIGGER bump_instance ON workflow_task"))
-                conn.execute(text("DROP FUNCTION bump_instance()"))
-            else:
-                conn.execute(text("DROP TRIGGER bump_instance"))
-    assert [t["id"] for t in engine.get_instance(instance["id"])["tasks"]] == [task_id]
-    assert engine.history(instance["id"]) == history
-    assert engine.verify_audit(instance["id"]).ok
-    result = engine.complete(task_id, who(engine, "wang"), DATA)
-    assert result["next_tasks"] and engine.verify_audit(instance["id"]).ok
+    assert_as_before_and_completes(engine, instance["id"], task_id, history)
 
 
 # What the server does to the task rows: refuses them as PostgreSQL does when it cannot extend a table's
@@ -170,17 +176,7 @@ def test_a_write_refused_inside_the_round_trip_answers_with_a_sentence_and_the_c
     instance = engine.start("petition_review", "qiaoyi", by=who(engine, "wang"))
     task_id = instance["tasks"][0]["id"]
     history = engine.history(instance["id"])
-    with engine.sql.begin() as conn:
-        conn.execute(
-            text(f"CREATE FUNCTION refuse_task_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; END $$")
-        )
-        conn.execute(
-            text(
-                f"CREATE TRIGGER refuse_task_rows BEFORE {refused} ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_task_rows()"
-            )
-        )
-    try:
+    with row_trigger(engine, "refuse_task_rows", f"BEFORE {refused}", table, body):
         with statements_sent(engine.sql) as statements, pytest.raises(error) as answer:
             engine.complete(task_id, who(engine, "wang"), DATA)
         sent = writes(statements)
@@ -190,14 +186,4 @@ def test_a_write_refused_inside_the_round_trip_answers_with_a_sentence_and_the_c
         if is_last:
             assert pipelined[-1] == first_refused, sent
         assert sentence in str(answer.value)
-    finally:
-        with engine.sql.begin() as conn:
-            conn.execute(text(f"DROP TRIGGER refuse_task_rows ON {table}"))
-            conn.execute(text("DROP FUNCTION refuse_task_rows()"))
-    # Nothing of the refused command was kept: the task is open, the history and its chain as before.
-    assert [t["id"] for t in engine.get_instance(instance["id"])["tasks"]] == [task_id]
-    assert engine.history(instance["id"]) == history
-    assert engine.verify_audit(instance["id"]).ok
-    # The same connection pool serves the next command, which completes the task.
-    result = engine.complete(task_id, who(engine, "wang"), DATA)
-    assert result["next_tasks"] and engine.verify_audit(instance["id"]).ok
+    assert_as_before_and_completes(engine, instance["id"], task_id, history)
