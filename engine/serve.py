@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.util import import_app
 
 WSGI_APP = "api.wsgi:application"
+THREADS = 4  # requests a worker process serves at once (gthread)
 
 
 class _Server(BaseApplication):
@@ -32,7 +33,7 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
         {
             "bind": f"{host}:{port}",
             "workers": max(1, workers),
-            "threads": 4,
+            "threads": THREADS,
             "worker_class": "gthread",
             "timeout": 60,
             "graceful_timeout": 20,
