@@ -138,7 +138,7 @@ def _acted_in(session: Session, actor: str) -> ColumnElement[bool]:
     acted = select(AuditEvent.instance_id).where(AuditEvent.actor == actor)
     if _fewer_than(session, acted, FEW_ROWS):
         return ProcessInstance.id.in_(acted)
-    return acted.where(AuditEvent.instance_id == ProcessInstance.id).exists()
+    return acted.where(AuditEvent.stream == ProcessInstance.id).exists()
 
 
 class Queries(EngineBase):
@@ -365,7 +365,7 @@ class Queries(EngineBase):
             query = select(AuditEvent)
             if instance_id is not None:
                 self._readable_instance(session, instance_id, by)
-                query = query.where(AuditEvent.instance_id == instance_id)
+                query = query.where(AuditEvent.stream == instance_id)
             elif not by.is_system:
                 in_reach = reach.within(ProcessInstance.org_path, reach.reach_paths(session, by))
                 system = AuditEvent.stream == SYSTEM_STREAM if self._at_city(session, by) else false()
