@@ -224,7 +224,6 @@ class HumanTask(Base):
         Index("ix_human_task_priority", "status", "priority", "created_at"),
         Index("ix_human_task_process", "status", "process_key", "created_at"),
         Index("ix_human_task_due", "status", "due_at"),
-        Index("ix_human_task_business_key", "business_key"),
         # An instance's tasks, holding what "missed its deadline" reads: the search probes each case of a
         # unit from the index alone, not from rows scattered over the table.
         Index("ix_human_task_instance_due", "instance_id", "due_at", "completed_at", "status"),

@@ -257,7 +257,6 @@ CITY_TASK_STATS = {
     "ix_human_task_candidate": "1000000 500000 500000 84 1",
     "ix_human_task_process": "1000000 500000 500000 1",
     "ix_human_task_priority": "1000000 500000 500000 1",
-    "ix_human_task_business_key": "1000000 3",
     "ix_human_task_org_path": "1000000 167 84",
     "ix_human_task_completed_by": "1000000 167 167 2",
     "ix_human_task_org": "1000000 167 84 1",
