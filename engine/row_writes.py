@@ -28,7 +28,7 @@ from engine.models import HumanTask, ProcessInstance
 
 _HUMAN_TASK = HumanTask.__table__
 _INSTANCE = ProcessInstance.__table__
-_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+_UPDATES: dict[tuple[str, tuple[str, ...], bool], Any] = {}
 
 
 def write_pending_rows(session: Session, *_args: Any, pipelined: bool = False) -> None:
@@ -110,13 +110,15 @@ def _changed_values(held: object, table: Table) -> dict[str, Any]:
 
 
 def _update(table: Table, keys: tuple[str, ...], versioned: bool = False) -> Any:
-    # Built once per table and set of columns: building a statement costs more than running it compiled.
-    statement = _UPDATES.get((table.name, keys))
+    # Built once per table, set of columns and version check: building a statement costs more than running
+    # it compiled.
+    statement = _UPDATES.get((table.name, keys, versioned))
     if statement is None:
         where = table.c.id == bindparam("b_id")
         if versioned:
             where = where & (table.c.lock_version == bindparam("b_version"))
-        statement = _UPDATES[table.name, keys] = update(table).where(where).values({k: bindparam(k) for k in keys})
+        statement = update(table).where(where).values({k: bindparam(k) for k in keys})
+        _UPDATES[table.name, keys, versioned] = statement
     return statement
 
 
