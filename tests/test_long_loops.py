@@ -113,3 +113,32 @@ def test_spiffworkflow_alone_runs_a_loop_of_5000_rounds_to_its_end_event() -> No
     assert "review_finished" in ended and "review_stopped" not in ended
     [finished] = [t for t in completed if t.task_spec.bpmn_id == "review_finished"]
     assert finished.depth > 3 * rounds
+
+
+def test_the_task_index_answers_as_the_task_dict_does_at_every_step_of_the_loop() -> None:
+    """The index keeps its answer in creation order between changes; after every step (a task run, the engine
+    run on, a cancel) the unfinished and the ready tasks it gives are exactly those the task dict holds."""
+    from engine.spiff.task_index import unfinished_tasks
+
+    process = parse_bundle({"weekly_review.bpmn": WEEKLY_REVIEW}).processes["weekly_review"]
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SandboxedScriptEngine())
+    workflow.task_tree.data.update(START | {"target": 30})
+
+    def agrees() -> None:
+        unfinished = {t.id for t in workflow.tasks.values() if t.state & TaskState.NOT_FINISHED_MASK}
+        ready = {t.id for t in workflow.tasks.values() if t.state == TaskState.READY}
+        assert {t.id for t in unfinished_tasks(workflow)} == unfinished
+        assert {t.id for t in workflow.get_tasks(state=TaskState.READY)} == ready
+        assert len(unfinished_tasks(workflow)) == len(unfinished)  # asked twice: the kept answer is the same
+
+    workflow.do_engine_steps()
+    for _ in range(10):
+        agrees()
+        [review] = workflow.get_tasks(state=TaskState.READY, manual=True)
+        review.run()
+        agrees()
+        workflow.do_engine_steps()
+    agrees()
+    workflow.cancel()
+    agrees()
+    assert unfinished_tasks(workflow) == []

@@ -35,13 +35,17 @@ _INDEXED_ARGUMENTS = frozenset(
 
 
 class TaskIndex:
-    __slots__ = ("unfinished", "changed", "removed", "next_seq")
+    __slots__ = ("unfinished", "changed", "removed", "next_seq", "ordered", "tasks_seen")
 
     def __init__(self) -> None:
         self.unfinished: dict[UUID, Task] = {}
         self.changed: set[UUID] = set()
         self.removed: set[UUID] = set()
         self.next_seq = 0
+        # `unfinished` pruned and in creation order, until a task is created, changes state or is removed:
+        # an engine step asks several times between two such changes.
+        self.ordered: list[Task] | None = None
+        self.tasks_seen: dict | None = None  # the workflow's task dict `ordered` was pruned against
 
     def forget_changes(self) -> None:
         """After a save (or a restore): what the database holds is what the workflow holds."""
@@ -59,17 +63,11 @@ def index_of(workflow: Any) -> TaskIndex:
 def unfinished_tasks(workflow: Any, with_subprocesses: bool = False) -> list[Task]:
     """The workflow's unfinished tasks in creation order (and those of subprocesses they run)."""
     index = index_of(workflow)
-    tasks = workflow.tasks
-    stale = [
-        task_id
-        for task_id, task in index.unfinished.items()
-        if not task._state & NOT_FINISHED or tasks.get(task_id) is not task
-    ]
-    for task_id in stale:
-        del index.unfinished[task_id]
-    found = sorted(index.unfinished.values(), key=_creation_order)
+    found = index.ordered
+    if found is None or workflow.tasks is not index.tasks_seen:
+        found = index.ordered = _pruned(index, workflow.tasks)
     if not with_subprocesses:
-        return found
+        return list(found)
     subprocesses = workflow.top_workflow.subprocesses
     result: list[Task] = []
     for task in found:
@@ -78,6 +76,19 @@ def unfinished_tasks(workflow: Any, with_subprocesses: bool = False) -> list[Tas
         if subprocess is not None:
             result.extend(unfinished_tasks(subprocess, with_subprocesses=True))
     return result
+
+
+def _pruned(index: TaskIndex, tasks: dict) -> list[Task]:
+    """Drop the tasks finished or gone from the workflow since they were indexed; the rest in creation order."""
+    stale = [
+        task_id
+        for task_id, task in index.unfinished.items()
+        if not task._state & NOT_FINISHED or tasks.get(task_id) is not task
+    ]
+    for task_id in stale:
+        del index.unfinished[task_id]
+    index.tasks_seen = tasks
+    return sorted(index.unfinished.values(), key=_creation_order)
 
 
 def _creation_order(task: Task) -> int:
@@ -97,6 +108,7 @@ def _init(self: Task, *args: Any, **kwargs: Any) -> None:
     self._govflow_seq = index.next_seq
     index.next_seq += 1
     index.changed.add(self.id)
+    index.ordered = None
     if self._state & NOT_FINISHED:
         index.unfinished[self.id] = self
 
@@ -107,6 +119,7 @@ def _set_state(self: Task, value: int) -> None:
     if self._state != before:
         index = index_of(self.workflow)
         index.changed.add(self.id)
+        index.ordered = None
         if self._state & NOT_FINISHED:
             index.unfinished[self.id] = self
 
@@ -118,6 +131,7 @@ def _remove_task(self: Workflow, task_id: UUID) -> None:
     index.removed.add(task_id)
     index.changed.discard(task_id)
     index.unfinished.pop(task_id, None)
+    index.ordered = None
     if parent_id in self.tasks:
         index.changed.add(parent_id)  # its stored list of children changed
 
