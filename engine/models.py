@@ -219,7 +219,6 @@ class HumanTask(Base):
         Index("ix_human_task_candidate", "status", "role", "org_code", "created_at"),
         Index("ix_human_task_assignee", "assignee", "status", "created_at"),
         Index("ix_human_task_completed_by", "completed_by", "status", "completed_at"),
-        Index("ix_human_task_org", "org_code", "status", "created_at"),
         Index("ix_human_task_org_path", "org_path", "status"),
         Index("ix_human_task_priority", "status", "priority", "created_at"),
         Index("ix_human_task_process", "status", "process_key", "created_at"),

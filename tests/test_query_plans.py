@@ -259,7 +259,6 @@ CITY_TASK_STATS = {
     "ix_human_task_priority": "1000000 500000 500000 1",
     "ix_human_task_org_path": "1000000 167 84",
     "ix_human_task_completed_by": "1000000 167 167 2",
-    "ix_human_task_org": "1000000 167 84 1",
     "ix_human_task_instance_due": "1000000 3 2 1 1",
     "ix_human_task_assignee": "1000000 167 84 1",
     "sqlite_autoindex_human_task_1": "1000000 1",
