@@ -29,6 +29,7 @@ def _client(
     client = Client(port, token)
     barrier.wait()
     done = errors = 0
+    first_error = ""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         status, instance = client.call(
@@ -38,12 +39,14 @@ def _client(
         )
         if status != 201:
             errors += 1
+            first_error = first_error or f"POST /process-instances: {status} {instance}"[:300]
             continue
         task_id = instance["tasks"][0]["id"]
         for data in USER_DATA:
             status, result = client.call("POST", f"/tasks/{task_id}/complete", {"data": data})
             if status != 200:
                 errors += 1
+                first_error = first_error or f"POST /tasks/{task_id}/complete: {status} {result}"[:300]
                 break
             task_id = result["next_tasks"][0]["id"] if result["next_tasks"] else None
         else:
@@ -51,7 +54,7 @@ def _client(
             if per_connection and done % per_connection == 0:
                 client.close()  # the next request opens a new connection, which any worker may accept
     client.close()
-    results.put((done, errors))
+    results.put((done, errors, first_error))
 
 
 def drive(
@@ -94,5 +97,12 @@ def drive(
     elapsed = time.monotonic() - started
     for p in procs:
         p.join(10)
-    done = sum(d for d, _ in outcomes)
-    return {"instances": done, "errors": sum(e for _, e in outcomes), "seconds": elapsed, "per_s": done / elapsed}
+    done = sum(d for d, _, _ in outcomes)
+    first_error = next((f for _, _, f in outcomes if f), "")
+    return {
+        "instances": done,
+        "errors": sum(e for _, e, _ in outcomes),
+        "first_error": first_error,
+        "seconds": elapsed,
+        "per_s": done / elapsed,
+    }

@@ -23,6 +23,8 @@ class Row:
     baseline: float | None
     target: str
     note: str = ""
+    # Requests the measured runs saw fail: such a figure measured failures too, so it meets no target.
+    errors: int = 0
 
     @property
     def ratio(self) -> float | None:
@@ -32,6 +34,8 @@ class Row:
 
     @property
     def met(self) -> bool | None:
+        if self.errors:
+            return False
         side, op, bound = self.target.split()
         measured = self.ratio if side == "ratio" else self.value
         if measured is None:
@@ -43,7 +47,7 @@ class Row:
         out = asdict(self)
         out["ratio"] = self.ratio
         out["met"] = self.met
-        return {k: out[k] for k in ("name", "value", "unit", "baseline", "ratio", "target", "met", "note")}
+        return {k: out[k] for k in ("name", "value", "unit", "baseline", "ratio", "target", "met", "note", "errors")}
 
 
 def load_average() -> str:

@@ -130,8 +130,9 @@ def http_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:
             "instances/s",
             baseline,
             "value >= 300",
-            f"{args.clients} keep-alive clients a process, {args.seconds:.0f} s, {result['errors']} errors; "
+            f"{args.clients} keep-alive clients a process, {args.seconds:.0f} s, {_errors(result)}; "
             f"baseline: in-process SQLite above; load {load}; {held_back}",
+            errors=result["errors"],
         )
     )
     handed = write_lock.measure(seconds=2.0 if args.smoke else 4.0)
@@ -201,9 +202,26 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
             f"processes {SCALEOUT_PAIRS} times, each figure their median (1: {each[1]}; 2: {each[2]}); "
             f"baseline: 1 process; CPU of the last run of 1: {used[1]}; of 2: {used[2]}; with every core busy "
             f"at the 2-process CPU per instance, at most {reach:.1f} instances/s = {reach / per_s[1]:.2f}x of "
-            f"{cpu.CORES} cores; {settled} each; load {runs[2][-1]['load']}",
+            f"{cpu.CORES} cores; {settled} each; load {runs[2][-1]['load']}; "
+            f"{_errors(_summed(runs[1] + runs[2]))}",
+            errors=sum(r["errors"] for r in runs[1] + runs[2]),
         )
     )
+
+
+def _summed(results: list[dict]) -> dict:
+    """The errors of several runs, as one run's result would hold them."""
+    return {
+        "errors": sum(r["errors"] for r in results),
+        "first_error": next((r["first_error"] for r in results if r["first_error"]), ""),
+    }
+
+
+def _errors(result: dict) -> str:
+    """A run's failed requests for a row's note: a figure measured with failures meets no target."""
+    if not result["errors"]:
+        return "0 errors"
+    return f"{result['errors']} errors (the first: {result['first_error']})"
 
 
 def inbox_part(args: argparse.Namespace, rows: list[Row], context: dict) -> None:

@@ -253,3 +253,24 @@ def test_the_scale_out_ceiling_is_every_core_but_the_others_at_the_runs_cost_per
     assert usage.idle == pytest.approx(cpu.CORES - 1.9)
     # 1.6 cores for 40 instances/s: 0.04 CPU seconds an instance; on two cores (2 - 0.2 - 0.1) / 0.04 = 42.5
     assert cpu.ceiling(usage, 40.0) == pytest.approx((cpu.CORES - 0.3) / 0.04)
+
+
+def test_a_throughput_run_whose_requests_failed_meets_no_target(tmp_path: Path) -> None:
+    """A run that measured refusals (here every start names an org unit there is none of) reports how many
+    requests failed and the first answer, and its row says NO whatever the figure."""
+    from bench import engine as bench_engine
+    from bench.http_load import drive
+    from bench.report import Row, table
+    from bench.server import serving
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    bench_engine.prepared_engine(url).close()
+    with serving(url, tmp_path / "serve.log", workers=1) as server:
+        result = drive(server.port, clients=1, seconds=0.5, org_unit="nowhere")
+    assert result["instances"] == 0 and result["errors"] > 0
+    assert result["first_error"].startswith("POST /process-instances: 4"), result["first_error"]
+    assert "nowhere" in result["first_error"]
+    failed = Row("HTTP throughput", 500.0, "instances/s", 88.0, "value >= 300", errors=result["errors"])
+    assert Row("HTTP throughput", 500.0, "instances/s", 88.0, "value >= 300").met is True
+    assert failed.met is False and failed.as_dict()["errors"] == result["errors"]
+    assert table([failed]).splitlines()[2].endswith("NO")
