@@ -274,3 +274,16 @@ def test_a_throughput_run_whose_requests_failed_meets_no_target(tmp_path: Path) 
     assert Row("HTTP throughput", 500.0, "instances/s", 88.0, "value >= 300").met is True
     assert failed.met is False and failed.as_dict()["errors"] == result["errors"]
     assert table([failed]).splitlines()[2].endswith("NO")
+
+
+def test_the_wal_page_count_reads_every_command_commit_and_names_its_pages() -> None:
+    """Each of the 4 commands of an instance is one commit in the log, and what it wrote is named by B-tree:
+    the case's row, its inbox rows, its task rows and its audit events, with their indexes."""
+    from bench import wal_pages
+
+    commits, by_tree = wal_pages.measure(instances=3, warm_up=2)
+    assert commits == 12
+    for tree in ("process_instance", "human_task", "workflow_task", "audit_event", "ix_human_task_candidate"):
+        assert by_tree[tree] >= 1, (tree, by_tree)
+    assert "ix_human_task_org" not in by_tree  # dropped by 0014
+    assert sum(by_tree.values()) / commits > 10
