@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from engine import Engine  # noqa: E402
 from engine.audit import canonical_json  # noqa: E402
+from engine.case_ids import case_id  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.db import make_sql_engine, normalize_url  # noqa: E402
 from engine.migrate import alembic_config, upgrade  # noqa: E402
@@ -52,7 +53,7 @@ PROCESS = "bench_deliberation"
 ANCHOR = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # "now" for the generated history: fixed, so runs compare
 BULK_TABLES = ("process_instance", "human_task", "audit_event")
 # What the generator writes; a change here makes new databases (the old ones are not reused).
-LAYOUT = 3  # 2: audit events with their hash chains; 3: indexes made in name order
+LAYOUT = 4  # 2: audit events with their hash chains; 3: indexes made in name order; 4: time-ordered case ids
 
 
 @dataclass(frozen=True)
@@ -285,10 +286,10 @@ def _rows(w: Writer, sizes: Sizes, definition: str, seed: int = 9) -> Iterator[t
     for n, completed in enumerate(plan):
         running = n < sizes.open_tasks
         code, path, official, why = units[rng.randrange(sizes.committees)]
-        instance_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         # running cases are recent (the last 60 days); finished ones spread over two years
         age = rng.randrange(60 * 86400) if running else rng.randrange(60 * 86400, span)
         started = ANCHOR - timedelta(seconds=age, microseconds=rng.randrange(1, 1_000_000))
+        instance_id = case_id(int(started.timestamp() * 1000), rng.getrandbits(80))  # as the engine makes it
         business_key = f"C-{n:07d}"
         chain = _Chain(w, instance_id)
         chain.add(started, official, "residents_committee", code, "instance_started", None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine import deployments, org, paging, reach, views, waits
 from engine.audit import ENGINE_ACTOR, Actor, AuditLog, Verification, verify
+from engine.case_ids import new_case_id
 from engine.commands.base import CANCELLED, COMPLETED, ENDED, FAILED, OPEN, RUNNING, SUSPENDED, EngineBase
 from engine.db import AFTER_COMMIT
 from engine.errors import (
@@ -96,7 +96,7 @@ class InstanceCommands(EngineBase):
         event catches, or by a timer start event that fell due.
         """
         instance = ProcessInstance(
-            id=str(uuid.uuid4()),
+            id=new_case_id(),
             definition_id=definition.id,
             process_key=definition.key,
             process_version=definition.version,
