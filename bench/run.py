@@ -191,6 +191,7 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
     # instance, less what neither the servers, PostgreSQL nor the clients used (interrupts, the bench).
     reach = statistics.median(cpu.ceiling(r["cpu"], r["per_s"]) for r in runs[2])
     used = {workers: results[-1]["cpu"].describe() for workers, results in runs.items()}
+    failed = _summed(runs[1] + runs[2])
     rows.append(
         Row(
             "scale-out: 2 vs 1 API processes, PostgreSQL",
@@ -202,9 +203,8 @@ def scaleout_part(args: argparse.Namespace, rows: list[Row], context: dict) -> N
             f"processes {SCALEOUT_PAIRS} times, each figure their median (1: {each[1]}; 2: {each[2]}); "
             f"baseline: 1 process; CPU of the last run of 1: {used[1]}; of 2: {used[2]}; with every core busy "
             f"at the 2-process CPU per instance, at most {reach:.1f} instances/s = {reach / per_s[1]:.2f}x of "
-            f"{cpu.CORES} cores; {settled} each; load {runs[2][-1]['load']}; "
-            f"{_errors(_summed(runs[1] + runs[2]))}",
-            errors=sum(r["errors"] for r in runs[1] + runs[2]),
+            f"{cpu.CORES} cores; {settled} each; load {runs[2][-1]['load']}; {_errors(failed)}",
+            errors=failed["errors"],
         )
     )
 

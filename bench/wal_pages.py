@@ -17,6 +17,7 @@ import struct
 import sys
 import tempfile
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ def measure(instances: int, warm_up: int = 100) -> tuple[int, Counter[str]]:
             bench_engine.govflow_run(engine, warm_up)
             engine.sql.dispose()
             engine.sql_read.dispose()
-            with sqlite3.connect(path) as raw:
+            with closing(sqlite3.connect(path)) as raw:
                 raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
             @event.listens_for(engine.sql.pool, "connect")
@@ -67,7 +68,7 @@ def measure(instances: int, warm_up: int = 100) -> tuple[int, Counter[str]]:
 
             bench_engine.govflow_run(engine, instances)
             commits = commits_in_wal(path.with_name(path.name + "-wal").read_bytes())
-            with sqlite3.connect(path) as raw:
+            with closing(sqlite3.connect(path)) as raw:
                 owner = dict((page, name) for name, page in raw.execute("SELECT name, pageno FROM dbstat"))
         finally:
             engine.close()

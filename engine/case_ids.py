@@ -25,7 +25,8 @@ def new_case_id() -> str:
     return case_id(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big"))
 
 
-def case_id(millis: int, random: int) -> str:
-    """The version 7 UUID of 48 bits of Unix time in milliseconds and 74 of the 80 bits of `random`."""
-    value = (millis & ((1 << 48) - 1)) << 80 | _VERSION_7 | (random & _RAND_A) | _VARIANT_RFC | (random & _RAND_B)
+def case_id(millis: int, random_bits: int) -> str:
+    """The version 7 UUID of 48 bits of Unix time in milliseconds and 74 of the 80 bits of `random_bits`."""
+    time_part = (millis & ((1 << 48) - 1)) << 80
+    value = time_part | _VERSION_7 | (random_bits & _RAND_A) | _VARIANT_RFC | (random_bits & _RAND_B)
     return str(uuid.UUID(int=value))
