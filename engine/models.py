@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import JSON, TypeDecorator
@@ -217,8 +218,24 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_candidate", "status", "role", "org_code", "created_at"),
-        Index("ix_human_task_assignee", "assignee", "status", "created_at"),
-        Index("ix_human_task_completed_by", "completed_by", "status", "completed_at"),
+        # An official's own tasks: read only by `assignee = :me` (`completed_by = :me`), which implies the
+        # column is set, so the tasks nobody holds (every new one) are left out (0015).
+        Index(
+            "ix_human_task_assignee",
+            "assignee",
+            "status",
+            "created_at",
+            sqlite_where=text("assignee IS NOT NULL"),
+            postgresql_where=text("assignee IS NOT NULL"),
+        ),
+        Index(
+            "ix_human_task_completed_by",
+            "completed_by",
+            "status",
+            "completed_at",
+            sqlite_where=text("completed_by IS NOT NULL"),
+            postgresql_where=text("completed_by IS NOT NULL"),
+        ),
         Index("ix_human_task_org_path", "org_path", "status"),
         Index("ix_human_task_priority", "status", "priority", "created_at"),
         Index("ix_human_task_process", "status", "process_key", "created_at"),
