@@ -69,7 +69,9 @@ class Usage:
 
     @property
     def idle(self) -> float:
-        return CORES - self.busy - self.stolen
+        # busy and stolen are shares of the same jiffies: on a machine busy throughout they sum to the cores
+        # give or take a rounding error, which must not read as negative idle time.
+        return max(0.0, CORES - self.busy - self.stolen)
 
     @property
     def other(self) -> float:

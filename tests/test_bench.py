@@ -287,3 +287,15 @@ def test_the_wal_page_count_reads_every_command_commit_and_names_its_pages() -> 
         assert by_tree[tree] >= 1, (tree, by_tree)
     assert "ix_human_task_org" not in by_tree  # dropped by 0014
     assert sum(by_tree.values()) / commits > 10
+
+
+def test_a_machine_busy_throughout_has_no_idle_time_not_a_negative_one() -> None:
+    """Busy and stolen shares of one count of jiffies can sum past the cores by a rounding error (seen in
+    CI on 2 cores: busy 1.98095..., stolen 0.01904..., idle -6.9e-17): the idle cores are then none."""
+    from bench.cpu import CORES, Usage
+
+    stolen = 0.01904761904761905
+    full = Usage(seconds=0.52, servers=0.97, postgres=0.0, clients=0.0, busy=CORES - stolen + 1e-15, stolen=stolen)
+    assert CORES - full.busy - full.stolen < 0 and full.idle == 0.0
+    half = Usage(seconds=1.0, servers=0.5, postgres=0.0, clients=0.0, busy=CORES / 2, stolen=0.25)
+    assert half.idle == CORES / 2 - 0.25
