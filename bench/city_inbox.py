@@ -1,7 +1,8 @@
-"""The inbox at city scale over HTTP: an official's first inbox page and an auditor's filtered instance
-search against `govflow serve --workers 2` on the city database (bench/city_data.py), p99 of sequential
-requests from one keep-alive client, on SQLite and PostgreSQL. The baseline is the p99 of `GET /me` on the
-same server in the same run: what any signed-in request costs, without a list to read.
+"""The inbox at city scale over HTTP: an official's first inbox page, an auditor's filtered instance
+search and the auditor's task list of the whole city against `govflow serve --workers 2` on the city
+database (bench/city_data.py), p99 of sequential requests from one keep-alive client, on SQLite and
+PostgreSQL. The baseline is the p99 of `GET /me` on the same server in the same run: what any signed-in
+request costs, without a list to read.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 from bench import city_data
 from bench.report import Row, load_average
 from bench.server import Client, serving
+from engine.commands.queries import TASK_SORTS
 
 PG_URL = os.environ.get("GOVFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -49,6 +51,12 @@ def auditor_searches(city: city_data.City) -> list[str]:
             {"started_from": at(30 + n % 300), "started_to": at(29 + n % 300)},
         ]
     return ["/process-instances?" + urlencode(s) for s in searches]
+
+
+def auditor_task_lists() -> list[str]:
+    """The city auditor's task list, open and completed, in each order: the first page of every task of a
+    status in the city, where no reach condition bounds anything (migration 0016)."""
+    return [f"/tasks?scope=all&status={status}&sort={sort}" for status in ("open", "completed") for sort in TASK_SORTS]
 
 
 def audit_trail_searches(city: city_data.City) -> list[str]:
@@ -116,14 +124,16 @@ def measure_one(kind: str, sizes: city_data.Sizes, requests: int, log: Callable[
         auditor.sign_in(city.auditor, city_data.PASSWORD)
         inbox = [(c, "/tasks?scope=all") for c in officials] + [(c, "/tasks") for c in officials]
         searches = [(auditor, path) for path in auditor_searches(city)]
+        task_lists = [(auditor, path) for path in auditor_task_lists()]
         trail = [(auditor, path) for path in audit_trail_searches(city)]
         me = [(c, "/me") for c in officials]
-        for calls in (inbox, searches, trail, me):  # warm-up: every worker, every statement once
+        for calls in (inbox, searches, trail, task_lists, me):  # warm-up: every worker, every statement once
             _timed(calls, min(len(calls), 4 * requests // 10) or 1)
         baseline = _timed(me, requests)
         inbox_ms = _timed(inbox, requests)
         search_ms = _timed(searches, requests)
         trail_ms = _timed(trail, requests)
+        task_list_ms = _timed(task_lists, requests)
         load = load_average()
         for c in [*officials, auditor]:
             c.close()
@@ -160,6 +170,16 @@ def measure_one(kind: str, sizes: city_data.Sizes, requests: int, log: Callable[
             "value <= 200",
             f"{requests} requests, city auditor, 6 filter sets over {city_data.events(sizes):,} audit events; "
             f"median {statistics.median(trail_ms):.1f} ms; baseline: GET /me p99; load {load}",
+        ),
+        Row(
+            f"auditor's task list p99, {label}",
+            p99(task_list_ms),
+            "ms",
+            p99(baseline),
+            "value <= 200",
+            f"{requests} requests, city auditor, every task of the city open or completed, in each of the "
+            f"{len(TASK_SORTS)} orders; median {statistics.median(task_list_ms):.1f} ms; baseline: GET /me p99; "
+            f"load {load}",
         ),
     ]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench import city_data
+from bench import city_data, city_inbox
 from engine import Engine
 from engine.config import Settings
 from engine.db import normalize_url
@@ -98,6 +98,12 @@ def test_the_city_data_generator_builds_a_consistent_database_the_api_pages(db_u
         acted = _pages(client, "/api/v1/process-instances", auditor, actor=official)
         assert acted and {i["org_unit"] for i in acted} == {code}
         assert {t["instance_id"] for t in tasks} <= {i["id"] for i in acted}  # they started every case of their unit
+        # the bench's city-wide task lists: each order of each status, the auditor's first page of them all
+        for path in city_inbox.auditor_task_lists():
+            page = client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {auditor}"})
+            status = "completed" if "status=completed" in path else "open"
+            assert page.status_code == 200 and page.json["items"], (path, page.json)
+            assert {t["status"] for t in page.json["items"]} == {status}, path
         late = _pages(client, "/api/v1/process-instances", auditor, missed_deadline="true")
         on_time = _pages(client, "/api/v1/process-instances", auditor, missed_deadline="false")
         assert late and on_time and len(late) + len(on_time) == instances
