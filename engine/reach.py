@@ -84,3 +84,12 @@ def within(column: InstrumentedAttribute | ColumnElement[str], paths: list[str])
     if not paths:
         return false()
     return or_(*(and_(column >= low, column < high) for low, high in map(org.path_range, paths)))
+
+
+def takes_in_every_root(session: Session, paths: list[str]) -> bool:
+    """Whether `paths` reach every root of the org tree (a city auditor's do): then a condition on an org
+    path holds for every row, and its range over the whole table only misleads the planner."""
+    if not any(p.count("/") == 1 for p in paths):  # a root's path is "code/"; most callers hold none
+        return False
+    roots = session.execute(select(OrgUnit.path).where(OrgUnit.parent_code.is_(None))).scalars().all()
+    return bool(roots) and all(any(root.startswith(p) for p in paths) for root in roots)

@@ -308,6 +308,78 @@ def test_statistics_give_step_durations_overdue_rates_and_committee_load_by_depa
         engine.procedure_statistics(who(engine, "zhang"))
 
 
+def reference_percentile(values: list[float], share: float) -> float:
+    """Linear between the two nearest ranks, as the statistics define it."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * share
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def test_a_steps_percentiles_come_from_the_ranks_the_database_hands_back() -> None:
+    """For every count of durations, the two ranks read for each percentile give the reference's value."""
+    from engine.commands.statistics import PERCENTILES, Ranked
+
+    durations = [float(v * 37 % 101) for v in range(1, 31)]
+    for n in range(1, len(durations) + 1):
+        values = sorted(durations[:n])
+        ranked = Ranked(n, dict(enumerate(values)))
+        for tenths in PERCENTILES.values():
+            assert ranked.percentile(tenths) == pytest.approx(reference_percentile(values, tenths / 10)), n
+
+
+def test_statistics_rank_durations_in_the_database_whatever_the_number_of_cases(petition: Engine) -> None:
+    """The median and p90 of a step's durations (to the millisecond), and statements that do not grow with
+    the cases: at city scale naming every case in one statement failed (SQLite: too many variables)."""
+    from tests.statements import statements_sent
+
+    engine = petition
+    base = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    hours = [0.25, 7.5, 1.0, 30.125, 2.0005, 4.0, 12.0]
+
+    def reviewed(count: int) -> None:
+        for _ in range(count):
+            instance = reviewed_petition(engine, f"YT-{len(sent_by)}-{_}")
+            with engine.transaction() as session:
+                session.execute(
+                    update(HumanTask)
+                    .where(HumanTask.instance_id == instance["id"], HumanTask.element_id == "review_petition")
+                    .values(created_at=base, completed_at=base + timedelta(hours=hours[len(done)]))
+                )
+            done.append(hours[len(done)])
+
+    done: list[float] = []
+    sent_by: dict[int, list[tuple[str, int]]] = {}
+    for count in (2, 5):
+        reviewed(count)
+        with statements_sent(engine.sql_read) as sent:
+            stats = engine.procedure_statistics(who(engine, "auditor"))
+        sent_by[len(done)] = [(one.statement, len(one.parameters or ())) for one in sent]
+        review = next(s for s in stats["steps"] if s["element_id"] == "review_petition")
+        seconds = [h * 3600 for h in done]
+        assert review["completed"] == len(done)
+        assert review["median_seconds"] == pytest.approx(reference_percentile(seconds, 0.5), abs=0.001)
+        assert review["p90_seconds"] == pytest.approx(reference_percentile(seconds, 0.9), abs=0.001)
+    assert sent_by[2] == sent_by[7]  # the same statements with the same parameters for 2 cases and 7
+
+
+def test_a_cases_requesting_department_counts_only_as_text(petition: Engine) -> None:
+    """`requesting_dept` names the department when the process set it to text, trimmed; a number, a blank or
+    nothing leaves the department the process version declares (census visits: the district statistics
+    bureau's matter)."""
+    engine = petition
+    engine.deploy(read_bundle("census_visit.bpmn", folder=DATA / "audit"), by=who(engine, "designer"))
+    for value in (" 区民政局\u3000", 42, "   ", {"name": "区卫健委"}, "区民政局"):
+        engine.start("census_visit", "ruinan", by=who(engine, "chen"), variables={"requesting_dept": value})
+    engine.start("census_visit", "ruinan", by=who(engine, "chen"))
+    load = engine.procedure_statistics(who(engine, "auditor"), process_key="census_visit")["committee_load"]
+    (ruinan,) = load["committees"]
+    assert ruinan["total"] == 6
+    assert sum((Counter(month) for month in ruinan["months"].values()), Counter()) == {"区民政局": 2, "区统计局": 4}
+    assert load["departments"] == ["区民政局", "区统计局"]
+
+
 # --- retention and the purge --------------------------------------------------------------------------
 
 

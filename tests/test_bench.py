@@ -104,6 +104,12 @@ def test_the_city_data_generator_builds_a_consistent_database_the_api_pages(db_u
             status = "completed" if "status=completed" in path else "open"
             assert page.status_code == 200 and page.json["items"], (path, page.json)
             assert {t["status"] for t in page.json["items"]} == {status}, path
+        # the statistics of the whole city, counted by the database: every case, every task at a committee
+        stats = client.get("/api/v1/audit/statistics", headers={"Authorization": f"Bearer {auditor}"})
+        assert stats.status_code == 200, stats.json
+        assert stats.json["instances"]["running"] == running and sum(stats.json["instances"].values()) == instances
+        assert sum(step["tasks"] for step in stats.json["steps"]) == TINY.tasks
+        assert sum(c["total"] for c in stats.json["committee_load"]["committees"]) == TINY.tasks
         late = _pages(client, "/api/v1/process-instances", auditor, missed_deadline="true")
         on_time = _pages(client, "/api/v1/process-instances", auditor, missed_deadline="false")
         assert late and on_time and len(late) + len(on_time) == instances

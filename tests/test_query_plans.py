@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from engine import Engine
 from engine.commands.queries import TASK_SORTS
 from engine.models import HumanTask, ProcessInstance, utcnow
-from engine.reach import within
+from engine.reach import takes_in_every_root, within
 from tests.conftest import who
 from tests.statements import statements_sent
 
@@ -223,12 +223,10 @@ def test_a_city_auditor_reads_every_task_list_order_from_one_index(busy: Engine,
 def test_a_reach_below_the_root_still_bounds_the_task_list(busy: Engine) -> None:
     """Only a reach that takes in every root of the org tree is left out: a committee official's list keeps
     its org path condition and sees nothing of another committee."""
-    from engine.commands.queries import _takes_in_every_root
-
     with busy.reading() as session:
-        assert _takes_in_every_root(session, ["sh/"])
-        assert not _takes_in_every_root(session, ["sh/hp/", "sh/fx/"])
-        assert not _takes_in_every_root(session, [])
+        assert takes_in_every_root(session, ["sh/"])
+        assert not takes_in_every_root(session, ["sh/hp/", "sh/fx/"])
+        assert not takes_in_every_root(session, [])
 
     def units(caller: str) -> set[str]:
         return {item["candidate"]["org_unit"] for item in busy.inbox(who(busy, caller), scope="all")["items"]}

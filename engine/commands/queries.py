@@ -141,15 +141,6 @@ def _acted_in(session: Session, actor: str) -> ColumnElement[bool]:
     return acted.where(AuditEvent.stream == ProcessInstance.id).exists()
 
 
-def _takes_in_every_root(session: Session, paths: list[str]) -> bool:
-    """Whether `paths` reach every root of the org tree (a city auditor's do): then a condition on the org
-    path holds for every row, and its range over the whole table only misleads the planner."""
-    if not any(p.count("/") == 1 for p in paths):  # a root's path is "code/"; most callers hold none
-        return False
-    roots = session.execute(select(OrgUnit.path).where(OrgUnit.parent_code.is_(None))).scalars().all()
-    return bool(roots) and all(any(root.startswith(p) for p in paths) for root in roots)
-
-
 class Queries(EngineBase):
     """Reads answered from indexed columns; every read checks the caller's reach."""
 
@@ -167,7 +158,7 @@ class Queries(EngineBase):
         if by.is_system:
             return true()
         paths = reach.reach_paths(session, by)
-        if _takes_in_every_root(session, paths):
+        if reach.takes_in_every_root(session, paths):
             return true()
         return self._instances_in_units(session, paths)
 
@@ -221,7 +212,7 @@ class Queries(EngineBase):
         if by.is_system:
             return true()
         paths = reach.reach_paths(session, by)
-        return true() if _takes_in_every_root(session, paths) else reach.within(HumanTask.org_path, paths)
+        return true() if reach.takes_in_every_root(session, paths) else reach.within(HumanTask.org_path, paths)
 
     def _task_scope(self, by: Principal, scope: str, status: str, in_reach: ColumnElement[bool]) -> ColumnElement[bool]:
         if scope not in SCOPES:
