@@ -191,6 +191,27 @@ def test_an_official_of_another_committee_sees_nothing_of_qiaoyis(engine: Engine
     assert engine.path(instance["id"], by=who(engine, "wang"))["active"] == []
 
 
+def test_a_unit_filter_reads_only_what_the_caller_reaches_below_it(engine: Engine) -> None:
+    """A unit named in the instance search narrows the caller's reach: above it, the caller's own units under
+    it; beside it, nothing; within it, the unit."""
+    mine = start_petition(engine)
+    next_door = start_petition(engine, unit="ruinan", business_key="RN-1")
+    village = start_petition(engine, unit="xinye", business_key="XY-1")
+
+    def seen(caller: str, unit: str) -> set[str]:
+        return set(ids(engine.list_instances(who(engine, caller), org_unit=unit)["items"]))
+
+    assert seen("wang", "wlq") == seen("wang", "sh") == seen("wang", "qiaoyi") == {mine["id"]}
+    assert seen("wang", "ruinan") == seen("wang", "fx") == seen("wang", "xinye") == set()
+    assert seen("zhang", "wlq") == seen("zhang", "hp") == {mine["id"], next_door["id"]}
+    assert seen("zhang", "ruinan") == {next_door["id"]} and seen("zhang", "fx") == set()
+    assert seen("auditor", "fx") == {village["id"]} and seen("auditor", "sh") == {
+        mine["id"],
+        next_door["id"],
+        village["id"],
+    }
+
+
 def test_an_auditor_at_the_city_sees_everything(engine: Engine) -> None:
     mine = start_petition(engine)
     next_door = start_petition(engine, unit="ruinan", business_key="RN-1")
