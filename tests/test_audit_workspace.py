@@ -237,6 +237,55 @@ def test_verification_lists_every_changed_row_and_when_each_was_written(petition
     ]
 
 
+def test_breaks_in_many_chains_are_reported_in_chain_order_whatever_the_batch_of_head_reads(petition: Engine) -> None:
+    """Rows cut off the end of a chain are found by reading the chains' heads a batch at a time; each such
+    break is reported where its chain's rows were, among the changed rows of the chains around it."""
+    from engine import audit
+
+    engine = petition
+    cases = sorted(reviewed_petition(engine, f"YT-{n}")["id"] for n in range(5))
+    for n, case in enumerate(cases):
+        last = engine.history(case)[-1]["seq"]
+        if n % 2 == 0:  # the last row of every other case removed
+            tamper(engine, "DELETE FROM audit_event WHERE stream = :s AND seq = :q", s=case, q=last)
+        if n != 2:  # and a row of every case but the middle one changed
+            tamper(engine, "UPDATE audit_event SET actor = 'chen' WHERE stream = :s AND seq = 2", s=case)
+    expected = [
+        (case, kind)
+        for n, case in enumerate(cases)
+        for kind in (["changed"] if n != 2 else []) + (["cut"] if n % 2 == 0 else [])
+    ]
+    for size in (1000, 2, 1):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(audit._HeadChecks, "SIZE", size)
+            result = engine.verify(who(engine, "auditor"))
+        assert [(b["instance_id"], b["code"]) for b in result["broken"]] == expected, size
+
+
+def test_a_district_auditor_verifies_every_chain_within_it_in_statements_that_do_not_grow(petition: Engine) -> None:
+    """The chains of the cases within reach stream from one statement, however many cases there are; each
+    break within reach is found, none outside it."""
+    from tests.statements import statements_sent
+
+    engine = petition
+    engine.add_user("hp_auditor", "secret-pass-1", [("auditor", "hp")])
+    hp_auditor = who(engine, "hp_auditor")
+    village = engine.start("petition_review", "xinye", by=who(engine, "shen"), business_key="XY-1")
+    sent_for: dict[int, int] = {}
+    for count in (1, 4):
+        while len(engine.list_instances(hp_auditor, limit=500)["items"]) < count:
+            reviewed_petition(engine, f"YT-{count}")
+        with statements_sent(engine.sql_read) as sent:
+            result = engine.verify(hp_auditor)
+        assert result["ok"]
+        sent_for[count] = len(sent)
+    assert sent_for[1] == sent_for[4]
+    mine = engine.list_instances(hp_auditor, limit=500)["items"][0]["id"]
+    for case in (mine, village["id"]):
+        tamper(engine, "UPDATE audit_event SET actor = 'chen' WHERE stream = :s AND seq = 1", s=case)
+    assert [(b["instance_id"], b["code"]) for b in engine.verify(hp_auditor)["broken"]] == [(mine, "changed")]
+
+
 def test_a_case_whose_whole_audit_chain_was_deleted_fails_verification(petition: Engine) -> None:
     engine, auditor = petition, who(petition, "auditor")
     emptied, kept = reviewed_petition(engine, "YT-EMPTIED"), reviewed_petition(engine, "YT-KEPT")
