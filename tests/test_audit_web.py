@@ -193,6 +193,28 @@ def test_the_statistics_page_draws_its_charts(app, deliberation: Engine) -> None
     assert "Task load per committee" in english and "Self-governance: 2" in english
 
 
+def test_the_statistics_table_lists_the_most_burdened_committees_and_says_how_many_more(
+    app, deliberation: Engine
+) -> None:  # noqa: ANN001
+    """A city's 6,000 committees made the page several megabytes: the table lists the most burdened ones
+    and says how many there are in all; a unit filter shows the others."""
+    from web.audit import statistics
+
+    finished(deliberation)
+    deliberation.start("workspace_deliberation", "ruinan", by=who(deliberation, "chen"), business_key="RN-1")
+    auditor = Browser(app, "auditor")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statistics, "TABLE_COMMITTEES", 1)
+        page = text_of(auditor.get("/audit/statistics"))
+        assert '<th scope="row">桥一居委会</th>' in page and '<th scope="row">瑞南居委会</th>' not in page
+        assert "列出任务量最多的 1 个居村委会（共 2 个）" in page
+        ruinan = text_of(auditor.get("/audit/statistics?org_unit=ruinan"))
+        assert '<th scope="row">瑞南居委会</th>' in ruinan and "列出任务量最多的" not in ruinan
+        english = text_of(auditor.get("/audit/statistics?lang=en"))
+        assert "Listed: the 1 committees with the most tasks, of 2" in english
+    assert "列出任务量最多的" not in text_of(auditor.get("/audit/statistics"))
+
+
 def test_auditors_read_the_retention_and_only_admins_change_it_or_purge(app, deliberation: Engine) -> None:  # noqa: ANN001
     auditor, admin = Browser(app, "auditor"), Browser(app, "admin")
     page = text_of(auditor.get("/audit/retention"))

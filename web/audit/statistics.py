@@ -14,7 +14,10 @@ from web.audit.search import STATUSES, engine_filters, form_filters
 from web.messages import error_sentence
 from web.workspace import bp, engine, me, page
 
-SHOWN_COMMITTEES = 8  # the most burdened committees get a chart each; the table lists every one
+SHOWN_COMMITTEES = 8  # the most burdened committees get a chart each
+# ... and the table lists the most burdened: a city's 6,000 committees made a page of several megabytes.
+# The others are a unit filter away.
+TABLE_COMMITTEES = 50
 
 
 def department_label(code: str) -> str:
@@ -74,7 +77,7 @@ def audit_statistics():  # noqa: ANN201
     load = stats["committee_load"]
     labels = {d: department_label(d) for d in load["departments"]}
     committees = []
-    for committee in load["committees"]:
+    for committee in load["committees"][:TABLE_COMMITTEES]:
         months = {m: {labels[d]: n for d, n in per.items()} for m, per in committee["months"].items()}
         committees.append(committee | {"by_month": months})
     load_charts = [
@@ -98,6 +101,7 @@ def audit_statistics():  # noqa: ANN201
         overdue_chart=overdue_chart if rated else None,
         months=load["months"],
         committees=committees,
+        committees_total=len(load["committees"]),
         load_charts=load_charts,
         notice=notice,
         tone="error",
