@@ -13,13 +13,14 @@ else `statutory_duty` for work a statute gives committees in a government's proc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import admission, org, reach
+from engine.calendar import BEIJING
 from engine.commands.base import EngineBase
 from engine.commands.queries import missed
 from engine.errors import NotAllowed
@@ -27,7 +28,8 @@ from engine.models import AssistMatter, Blob, HumanTask, OrgUnit, ProcessDefinit
 from engine.principal import Principal
 from engine.roles import ADMIN, AUDITOR, Level
 
-BEIJING = timezone(timedelta(hours=8))
+# China keeps no summer time: a Beijing month is a UTC time plus a fixed offset, in either database.
+BEIJING_OFFSET = BEIJING.utcoffset(None)
 SELF_GOVERNANCE, STATUTORY_DUTY, UNDECLARED = "self_governance", "statutory_duty", "undeclared"
 STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
 # The step durations' percentiles, in tenths: the median and the 90th.
@@ -180,8 +182,8 @@ class Ranked:
 def _beijing_month(at: Any, dialect: str) -> ColumnElement[str]:
     """The month of a UTC time in Beijing ("2026-12"), by the database."""
     if dialect == "sqlite":
-        return func.strftime("%Y-%m", at, "+8 hours")
-    return func.to_char(func.timezone("UTC", at) + timedelta(hours=8), "YYYY-MM")
+        return func.strftime("%Y-%m", at, f"{BEIJING_OFFSET.total_seconds():+.0f} seconds")
+    return func.to_char(func.timezone("UTC", at) + BEIJING_OFFSET, "YYYY-MM")
 
 
 def _text_variable(variables: Any, name: str, dialect: str) -> ColumnElement[str]:
