@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine import admission, org, reach
 from engine.calendar import BEIJING
-from engine.commands.base import EngineBase
+from engine.commands.base import CANCELLED, COMPLETED, EngineBase
 from engine.commands.queries import missed
 from engine.errors import NotAllowed
 from engine.models import AssistMatter, Blob, HumanTask, OrgUnit, ProcessDefinition, ProcessInstance, utcnow
@@ -34,6 +34,8 @@ SELF_GOVERNANCE, STATUTORY_DUTY, UNDECLARED = "self_governance", "statutory_duty
 STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
 # The step durations' percentiles, in tenths: the median and the 90th.
 PERCENTILES = {"median_seconds": 5, "p90_seconds": 9}
+# A step done: what the counts call completed and whose duration the percentiles rank.
+DONE = and_(HumanTask.status == COMPLETED, HumanTask.completed_at.is_not(None))
 
 
 class StatisticsQueries(EngineBase):
@@ -109,13 +111,12 @@ def _seconds(start: Any, end: Any, dialect: str) -> ColumnElement:
 def _steps(session: Session, matching, dialect: str) -> list[dict]:  # noqa: ANN001
     """Per step of each procedure: how many were done, median and p90 duration, deadlines missed."""
     step = (HumanTask.process_key, HumanTask.element_id)
-    done = and_(HumanTask.status == "completed", HumanTask.completed_at.is_not(None))
-    with_due = and_(HumanTask.due_at.is_not(None), HumanTask.status != "cancelled")
+    with_due = and_(HumanTask.due_at.is_not(None), HumanTask.status != CANCELLED)
     query = select(
         *step,
         func.max(HumanTask.name),
         func.count(),
-        _counted(done),
+        _counted(DONE),
         _counted(with_due),
         _counted(and_(with_due, missed(utcnow()))),
     ).group_by(*step)
@@ -147,7 +148,7 @@ def _ranked_durations(session: Session, matching, dialect: str) -> dict[tuple[st
         HumanTask.process_key,
         HumanTask.element_id,
         _seconds(HumanTask.created_at, HumanTask.completed_at, dialect).label("seconds"),
-    ).where(HumanTask.status == "completed", HumanTask.completed_at.is_not(None))
+    ).where(DONE)
     durations = _of_matching_instances(durations, matching).subquery()
     # One window for both, the count's frame the whole partition: a single sort of the durations (a count
     # over the partition alone was a second sort of them on SQLite).
