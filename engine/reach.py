@@ -93,3 +93,18 @@ def takes_in_every_root(session: Session, paths: list[str]) -> bool:
         return False
     roots = session.execute(select(OrgUnit.path).where(OrgUnit.parent_code.is_(None))).scalars().all()
     return bool(roots) and all(any(root.startswith(p) for p in paths) for root in roots)
+
+
+def reach_at(session: Session, by: Principal, path: str) -> list[str]:
+    """The caller's reach at or below the unit of `path`, as org paths: the unit itself when the caller
+    reaches it, else the units under it the caller holds (none: nothing to read).
+
+    A filter by unit is this one set of ranges, not the unit's range and the reach's together: with both,
+    PostgreSQL walked every case of a status for an official who named a unit outside their reach (0.5 s
+    at city scale, for an empty page)."""
+    if by.is_system:
+        return [path]
+    paths = reach_paths(session, by)
+    if any(path.startswith(p) for p in paths):
+        return [path]
+    return [p for p in paths if p.startswith(path)]

@@ -413,6 +413,22 @@ def test_statistics_rank_durations_in_the_database_whatever_the_number_of_cases(
     assert sent_by[2] == sent_by[7]  # the same statements with the same parameters for 2 cases and 7
 
 
+def test_a_unit_filter_on_the_statistics_counts_only_what_the_caller_reaches_below_it(petition: Engine) -> None:
+    """As in the instance search: above the caller's reach, the caller's own units under it; beside it,
+    nothing; within it, the unit."""
+    engine = petition
+    engine.add_user("hp_auditor", "secret-pass-1", [("auditor", "hp")])
+    start_petition(engine)
+    start_petition(engine, unit="xinye", business_key="XY-1")
+
+    def running(caller: str, unit: str) -> int:
+        return engine.procedure_statistics(who(engine, caller), org_unit=unit)["instances"]["running"]
+
+    assert running("hp_auditor", "sh") == running("hp_auditor", "hp") == running("hp_auditor", "qiaoyi") == 1
+    assert running("hp_auditor", "fx") == running("hp_auditor", "xinye") == 0
+    assert running("auditor", "sh") == 2 and running("auditor", "fx") == 1
+
+
 def test_a_cases_requesting_department_counts_only_as_text(petition: Engine) -> None:
     """`requesting_dept` names the department when the process set it to text, trimmed; a number, a blank or
     nothing leaves the department the process version declares (census visits: the district statistics

@@ -57,14 +57,15 @@ class StatisticsQueries(EngineBase):
             raise NotAllowed("Only auditors and admins read the statistics.", code="auditors_only")
         with self.reading() as session:
             conditions = []
-            if not by.is_system:
+            if org_unit:
+                unit_path = org.get_unit(session, org_unit).path
+                conditions.append(reach.within(ProcessInstance.org_path, reach.reach_at(session, by, unit_path)))
+            elif not by.is_system:
                 paths = reach.reach_paths(session, by)
                 if not reach.takes_in_every_root(session, paths):
                     conditions.append(reach.within(ProcessInstance.org_path, paths))
             if process_key:
                 conditions.append(ProcessInstance.process_key == process_key)
-            if org_unit:
-                conditions.append(reach.within(ProcessInstance.org_path, [org.get_unit(session, org_unit).path]))
             if started_from is not None:
                 conditions.append(ProcessInstance.started_at >= started_from)
             if started_to is not None:
