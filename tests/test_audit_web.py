@@ -215,6 +215,17 @@ def test_the_statistics_table_lists_the_most_burdened_committees_and_says_how_ma
     assert "列出任务量最多的" not in text_of(auditor.get("/audit/statistics"))
 
 
+def test_the_unit_filter_lists_the_streets_and_the_committees_of_the_chosen_one(app, deliberation: Engine) -> None:  # noqa: ANN001
+    auditor = Browser(app, "auditor")
+    for path in ("/audit", "/audit/statistics"):
+        page = auditor.get(path).get_data(as_text=True)  # not text_of: the indent is whitespace too
+        assert '<option value="wlq" >\u3000\u3000五里桥街道</option>' in page
+        assert 'value="qiaoyi"' not in page and "选定街道或乡镇并查询后" in page
+        chosen = auditor.get(f"{path}?org_unit=qiaoyi").get_data(as_text=True)
+        assert '<option value="qiaoyi" selected>\u3000\u3000\u3000桥一居委会</option>' in chosen
+        assert 'value="ruinan"' in chosen and 'value="yunnan"' not in chosen
+
+
 def test_auditors_read_the_retention_and_only_admins_change_it_or_purge(app, deliberation: Engine) -> None:  # noqa: ANN001
     auditor, admin = Browser(app, "auditor"), Browser(app, "admin")
     page = text_of(auditor.get("/audit/retention"))

@@ -95,6 +95,27 @@ def test_an_auditor_finds_cases_by_actor_by_key_and_by_a_missed_deadline(petitio
     assert ids(engine.list_instances(who(engine, "chen"), missed_deadline=True)) == set()
 
 
+def test_a_unit_filter_offers_the_units_in_reach_above_the_committees_and_the_chosen_streets_committees(
+    org: Engine,
+) -> None:
+    """A city's 6,000 committees are not one list: the streets are, and a chosen street lists its own."""
+
+    def choices(username: str, chosen: str | None = None) -> list[tuple[str, int]]:
+        return [(u["code"], u["depth"]) for u in org.unit_choices(who(org, username), chosen)]
+
+    city = [("sh", 0), ("fx", 1), ("zh", 2), ("hp", 1), ("njdl", 2), ("wlq", 2)]
+    assert choices("auditor") == city  # tree order, each district before its streets
+    with_wlq = city + [("qiaoyi", 3), ("ruinan", 3)]
+    assert choices("auditor", "wlq") == choices("auditor", "ruinan") == with_wlq
+    assert choices("auditor", "zh") == [*city[:3], ("xinye", 3), *city[3:]]
+    assert choices("auditor", "no-such-unit") == city
+    assert choices("zhang") == [("wlq", 0)]
+    assert choices("zhang", "qiaoyi") == [("wlq", 0), ("qiaoyi", 1), ("ruinan", 1)]
+    # a unit outside the reach stays the form's filter (it finds nothing), with no street of its own listed
+    assert choices("zhang", "yunnan") == [("wlq", 0), ("yunnan", 0)]
+    assert choices("wang") == [("qiaoyi", 0)]
+
+
 def test_saved_searches_belong_to_the_auditor_who_saved_them(petition: Engine) -> None:
     engine = petition
     engine.add_user("auditor2", "secret-pass-1", [("auditor", "sh")])

@@ -12,7 +12,7 @@ from engine.commands.base import EngineBase
 from engine.errors import NotAllowed, NotFound
 from engine.models import HumanTask, OrgUnit, ProcessDefinition, RoleAssignment, UserAccount
 from engine.principal import Principal
-from engine.roles import ADMIN, LANE_ROLES
+from engine.roles import ADMIN, LANE_ROLES, Level
 
 
 class DirectoryQueries(EngineBase):
@@ -34,6 +34,37 @@ class DirectoryQueries(EngineBase):
             return {}
         with self.reading() as session:
             return dict(session.execute(select(OrgUnit.code, OrgUnit.name).where(OrgUnit.code.in_(wanted))).all())
+
+    def unit_choices(self, by: Principal, chosen: str | None = None) -> list[dict]:
+        """The org units a filter by unit offers the caller, in tree order, each with its `depth` below the
+        top of the list: the units in reach above the committees, and the committees of the chosen unit's
+        street (its own, or its parent's when a committee is chosen).
+
+        A city holds some 6,000 committees: as options of one list they made a 383 KiB page that nobody
+        could scroll; a street's 30 or so are a list.
+        """
+        with self.reading() as session:
+            paths = reach.reach_paths(session, by)
+            if not paths:
+                return []
+            street = unit = None
+            if chosen:
+                unit = session.get(OrgUnit, chosen)
+                if unit is not None and any(unit.path.startswith(p) for p in paths):
+                    street = unit.parent_code if unit.level == Level.COMMITTEE else unit.code
+            shown = (OrgUnit.level != Level.COMMITTEE) | OrgUnit.path.in_(paths)
+            if street is not None:
+                shown = shown | (OrgUnit.parent_code == street)
+            units = (
+                session.execute(select(OrgUnit).where(reach.within(OrgUnit.path, paths), shown).order_by(OrgUnit.path))
+                .scalars()
+                .all()
+            )
+            outside = [unit] if unit is not None and unit not in units else []
+        top = min((u.path.count("/") for u in units), default=0)
+        choices = [views.org_unit(u) | {"depth": u.path.count("/") - top} for u in units]
+        # A unit outside the reach is still the filter the form shows (it finds nothing), at the top level.
+        return choices + [views.org_unit(u) | {"depth": 0} for u in outside]
 
     def task_people(self, task_id: str, by: Principal) -> dict[str, list[dict]]:
         """Who a task can be handed to, other than the caller: its other candidates (转办) and the

@@ -73,8 +73,7 @@ def audit_search():  # noqa: ANN201
     except GovflowError as exc:
         found, notice, tone = {"items": [], "next_cursor": None}, error_sentence(exc), "error"
     definitions = {d["key"]: d["name"] for d in engine().list_definitions(latest=True)}
-    units = engine().list_org_units()
-    names = {u["code"]: u["name"] for u in units}
+    names = engine().org_unit_names(i["org_unit"] for i in found["items"])
     people = engine().display_names(i["started_by"] for i in found["items"])
     rows = [
         item
@@ -90,7 +89,7 @@ def audit_search():  # noqa: ANN201
         filters=filters,
         missed=("yes" if filters["missed_deadline"] else "no") if "missed_deadline" in filters else "",
         definitions=definitions,
-        units=units,
+        units=engine().unit_choices(me(), filters.get("org_unit")),
         statuses=STATUSES,
         rows=rows,
         next_cursor=found["next_cursor"],

@@ -93,7 +93,7 @@ def audit_statistics():  # noqa: ANN201
         "audit/statistics.html",
         filters=filters,
         definitions=definitions,
-        units=engine().list_org_units(),
+        units=engine().unit_choices(me(), filters.get("org_unit")),
         instances=stats["instances"],
         steps=steps,
         status_chart=status_chart,
