@@ -30,10 +30,12 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; }
 
 ## run: install, create the SQLite database, load the demo org and the process library, serve on :8000
+## with a worker beside it (timers, deadlines, messages, the daily purge, verifications asked for)
 run: $(STAMP) $(WEB_DEPS)
 	$(BIN)/govflow init --demo
-	@echo "Serving the workspace at http://$(HOST):$(PORT)  (Ctrl-C stops)"
-	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
+	@echo "Serving the workspace at http://$(HOST):$(PORT) with a worker beside it  (Ctrl-C stops both)"
+	$(BIN)/govflow worker --name demo-worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	  $(BIN)/govflow serve --host $(HOST) --port $(PORT)
 
 ## postgres: start the local PostgreSQL cluster if it is not running (tests need it)
 postgres:

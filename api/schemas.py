@@ -469,6 +469,32 @@ class VerificationSchema(Schema):
     broken = fields.List(fields.Nested(BrokenLinkSchema))
 
 
+class VerificationRequestSchema(StrictSchema):
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+
+
+class VerificationRunSchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"description": "queued, running, done or failed"})
+    scope = fields.String(
+        metadata={"description": "instance, reach (the org units the requester reached) or everything"}
+    )
+    instance_id = fields.String(allow_none=True)
+    requested_by = fields.String()
+    requested_at = fields.String()
+    started_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+    checked = fields.Integer(metadata={"description": "audit rows replayed so far"})
+    ok = fields.Boolean(allow_none=True, metadata={"description": "null until done"})
+    broken = fields.List(fields.Nested(BrokenLinkSchema), metadata={"description": "the first 1,000 breaks"})
+    broken_total = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class VerificationRunListSchema(Schema):
+    items = fields.List(fields.Nested(VerificationRunSchema))
+
+
 class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()

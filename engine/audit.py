@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -262,7 +263,11 @@ _VERIFIED_COLUMNS = (*_HASHED, "prev_hash", "hash")
 
 
 def verify(
-    session: Session, instance_id: str | None = None, batch: int = 5000, within: Select | None = None
+    session: Session,
+    instance_id: str | None = None,
+    batch: int = 5000,
+    within: Select | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Verification:
     """Replay every chain (or one instance's, or those of the instances `within` selects by id); report every
     row that breaks its chain, and every chain whose head names rows that are gone.
@@ -272,7 +277,8 @@ def verify(
 
     One read streams the rows in chain order, as plain tuples; the chains' heads are read a thousand at a
     time. An ORM object per row and a read of each chain's head took 4.6 minutes for a city's 2.5 million
-    events and 95 s for a district's 166,000 on PostgreSQL (now 55 s and 4.4 s)."""
+    events and 95 s for a district's 166,000 on PostgreSQL (now 55 s and 4.4 s). `progress` hears the count
+    of rows checked after every `batch` of them (a background verification reports it and keeps its claim)."""
     table = AuditEvent.__table__
     query = select(*(table.c[name] for name in _VERIFIED_COLUMNS)).order_by(table.c.stream, table.c.seq)
     if instance_id is not None:
@@ -307,6 +313,8 @@ def verify(
             broken.append(BrokenLink(event_stream, fields["instance_id"], seq, at, reason, code))
         prev_hash = row_hash
         expected_seq = seq + 1
+        if progress is not None and checked % batch == 0:
+            progress(checked)
     heads.add(stream, prev_hash, expected_seq)
     heads.check()
     _check_emptied(session, instance_id, broken, within)

@@ -19,6 +19,7 @@ from engine.commands.registries import RegistryCommands
 from engine.commands.remarks import RemarkCommands
 from engine.commands.statistics import StatisticsQueries
 from engine.commands.stats import StatsQueries
+from engine.commands.verifications import VerificationCommands
 from engine.errors import DatabaseUnavailable
 from engine.principal import Principal
 
@@ -42,6 +43,7 @@ class Engine(
     StatsQueries,
     DirectoryQueries,
     AuditCommands,
+    VerificationCommands,
     StatisticsQueries,
 ):
     """Every command of the engine; see engine/commands/ for each group."""

@@ -639,6 +639,31 @@ class SavedSearch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AuditVerification(Base):
+    """A replay of audit chains that `govflow worker` runs in the background (engine/commands/verifications.py):
+    the scope asked for, the claim of the worker running it, its progress and its result."""
+
+    __tablename__ = "audit_verification"
+    __table_args__ = (Index("ix_audit_verification_status", "status", "requested_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("user_account.username"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    # The org paths the requester reached when asking; None: every chain, the system chain's and the
+    # tombstones too (an auditor or admin at the root).
+    paths: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, running, done, failed
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[bool | None]
+    broken: Mapped[list] = mapped_column(default=list)  # the first BROKEN_KEPT breaks, in chain order
+    broken_total: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None]
+
+
 class EngineSetting(Base):
     """A setting admins change at run time (e.g. how long finished instances are kept)."""
 

@@ -6,6 +6,10 @@ the daily purge of finished instances past the retention (one job row while a re
 engine/commands/auditing.py), so however many workers run, one of them purges each day. SIGTERM and
 SIGINT let the job in hand finish, give the rest of the batch back and exit 0; a worker killed outright
 leaves claims that run out after GOVFLOW_JOB_LOCK_SECONDS, and another worker takes those jobs then.
+
+Verifications of the audit trail that auditors asked for (engine/commands/verifications.py) run on a thread
+of their own: a city's takes a minute or more, and the timers must not wait for it. A stopping worker
+gives the verification in hand back at its next progress report, to be run anew by the next worker.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ class Worker:
             "%s started (batch %d, poll %.1f s, database %s)", self.name, self.batch, self.poll, self.engine.dialect
         )
         done = 0
+        verifier = None
+        if not once:
+            verifier = threading.Thread(target=self._verify_asked, name=f"{self.name} verifier", daemon=True)
+            verifier.start()
         try:
             self.engine.schedule_retention_purge()  # the daily purge, for a retention set before it existed
         except DatabaseUnavailable as exc:
@@ -89,5 +97,32 @@ class Worker:
                 if once:
                     break
                 self._stop.wait(self.poll)
+        if verifier is None:
+            self._verify_asked(until_none=True)
+        else:
+            verifier.join()
         log.info("%s stopped after %d jobs", self.name, done)
         return done
+
+    def _verify_asked(self, until_none: bool = False) -> None:
+        """Run the verifications asked for, one at a time, until stopped (or, `until_none`, none is left)."""
+        while not self._stop.is_set():
+            try:
+                result = self.engine.run_next_verification(self.name, self._stop.is_set)
+            except DatabaseUnavailable as exc:
+                log.warning("%s verifier: %s; trying again in %.1f s", self.name, exc, max(self.poll, 1.0))
+                self._stop.wait(max(self.poll, 1.0))
+                continue
+            if result is None:
+                if until_none:
+                    return
+                self._stop.wait(self.poll)
+                continue
+            log.info(
+                "%s verification %s %s: %d rows checked, %d broken",
+                self.name,
+                result["id"],
+                result["status"],
+                result["checked"],
+                result["broken_total"],
+            )

@@ -69,6 +69,7 @@ NEEDS = {
     "failed": "a vote_count instance failed on a division by zero in its script",
     "draft": "the designer's draft of petition_review (opened from version 1)",
     "saved_search": "a saved search of the caller's own (the admin's, for callers who may not save one)",
+    "verification": "a verification the caller asked for (the admin's, for callers who may not ask for one)",
     "legal_person": "the committee legal-person registry filled: 桥一居委会 has its code (the uscc)",
     "second_role": "liu holds subdistrict_office at 南京东路街道 too, beside 五里桥街道",
 }
@@ -172,6 +173,9 @@ CASES = [
     Case("GET", "/studio/choices", STUDIO, needs="nothing"),
     Case("GET", "/audit/events", SIGNED_IN),
     Case("GET", "/audit/verify", {"auditor", "admin"}),
+    Case("POST", "/audit/verifications", {"auditor", "admin"}, lambda: {}, needs="nothing"),
+    Case("GET", "/audit/verifications", {"auditor", "admin"}, needs="nothing"),
+    Case("GET", "/audit/verifications/{verification}", {"auditor", "admin"}, needs="verification"),
     # Signing out: a bearer token needs one to revoke; a browser session may always be ended (without a
     # session cookie there is nothing to end, and the answer is the same 204). Signing in is for anyone.
     Case("DELETE", "/auth/token", SIGNED_IN, needs="nothing"),
@@ -276,6 +280,9 @@ def prepare(api: ApiClient, needs: str, caller: str) -> dict[str, str]:
         owner = caller if caller in ("auditor", "admin") else "admin"
         saved = engine.save_search(engine.principal(owner), f"{caller} 的检索", {"status": "running"})
         return {"search": str(saved["id"])}
+    if needs == "verification":
+        owner = caller if caller in ("auditor", "admin") else "admin"
+        return {"verification": engine.request_verification(engine.principal(owner))["id"]}
     if needs == "legal_person":
         engine.register_existing_committees()
         [entry] = engine.legal_persons(Principal.system(), "qiaoyi")

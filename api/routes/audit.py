@@ -19,6 +19,9 @@ from api.schemas import (
     StatisticsArgsSchema,
     StatisticsSchema,
     TombstoneListSchema,
+    VerificationRequestSchema,
+    VerificationRunListSchema,
+    VerificationRunSchema,
     VerificationSchema,
     VerifyArgsSchema,
 )
@@ -53,6 +56,29 @@ class Verify(MethodView):
     def get(self, args: dict) -> dict:
         """Recompute the hash chains (one instance or everything) and name the broken rows."""
         return auth.engine().verify(auth.current(), args["instance_id"])
+
+
+@blp.route("/audit/verifications")
+class Verifications(MethodView):
+    @blp.response(200, VerificationRunListSchema)
+    def get(self) -> dict:
+        """The caller's latest verifications run in the background, newest first."""
+        return {"items": auth.engine().verifications(auth.current())}
+
+    @blp.arguments(VerificationRequestSchema)
+    @blp.response(202, VerificationRunSchema)
+    def post(self, body: dict) -> dict:
+        """Ask for the hash chains (one instance, or all within the caller's reach) to be replayed in the
+        background by `govflow worker`; read the result at /audit/verifications/{id}."""
+        return auth.engine().request_verification(auth.current(), body["instance_id"])
+
+
+@blp.route("/audit/verifications/<string:verification_id>")
+class VerificationRun(MethodView):
+    @blp.response(200, VerificationRunSchema)
+    def get(self, verification_id: str) -> dict:
+        """A verification the caller asked for: its progress (rows checked) and, once done, its result."""
+        return auth.engine().verification(auth.current(), verification_id)
 
 
 # --- the auditor workspace: saved searches, statistics, retention, the purge, the signing key ----------

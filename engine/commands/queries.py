@@ -14,7 +14,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from engine import case_file, deployments, org, paging, reach, views
 from engine.audit import SYSTEM_STREAM
-from engine.audit import verify as verify_chains
 from engine.commands.base import COMPLETED, OPEN, EngineBase
 from engine.diagram import ARRIVALS, diagram_path, with_recorded_visits
 from engine.errors import NotAllowed, NotFound, RuleBroken
@@ -60,7 +59,7 @@ def missed(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _reads_everything(by: Principal) -> bool:
+def reads_everything(by: Principal) -> bool:
     return by.is_system or any(h.role in READERS_OF_EVERYTHING for h in by.person.holdings)
 
 
@@ -226,7 +225,7 @@ class Queries(EngineBase):
             chosen = mine
         elif scope == "candidate":
             chosen = _candidate_tasks(by, self.dialect)
-        elif _reads_everything(by):
+        elif reads_everything(by):
             chosen = true()  # auditors and admins: every task within their reach
         else:
             chosen = or_(mine, _candidate_tasks(by, self.dialect))
@@ -396,20 +395,6 @@ class Queries(EngineBase):
             if at_to is not None:
                 query = query.where(AuditEvent.at < at_to)
             return paging.page(session, query, EVENT_ORDER, "events", cursor, limit, views.audit_event)
-
-    def verify(self, by: Principal, instance_id: str | None = None) -> dict:
-        """Replay the hash chains (one instance, or all within reach): {ok, checked, broken}."""
-        if not _reads_everything(by):
-            raise NotAllowed("Only auditors and admins may verify the audit trail.", code="auditors_only")
-        with self.reading() as session:
-            if instance_id is not None:
-                self._readable_instance(session, instance_id, by)
-                return verify_chains(session, instance_id).as_dict()
-            if self._at_city(session, by):
-                return verify_chains(session).as_dict()
-            paths = reach.reach_paths(session, by)
-            cases = select(ProcessInstance.id).where(reach.within(ProcessInstance.org_path, paths))
-            return verify_chains(session, within=cases).as_dict()
 
     def path(self, instance_id: str, by: Principal) -> dict:
         """What the diagram marks: elements completed and active, sequence flows taken, repeat visits."""

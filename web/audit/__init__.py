@@ -7,4 +7,4 @@ auditor's writes (complete, claim, deploy, cancel) with 403 whatever page they c
 
 from __future__ import annotations
 
-from web.audit import case, retention, search, statistics  # noqa: F401 - each adds its routes to the blueprint
+from web.audit import case, retention, search, statistics, verifications  # noqa: F401 - each adds its routes to the blueprint

@@ -12,6 +12,7 @@ from flask import redirect, request
 from engine.errors import GovflowError, RuleBroken
 from web import i18n
 from web.audit.access import auditors_only
+from web.audit.verifications import POLL_SECONDS, shown_run
 from web.messages import error_sentence
 from web.workspace import bp, engine, me, page
 
@@ -95,6 +96,8 @@ def audit_search():  # noqa: ANN201
         next_cursor=found["next_cursor"],
         next_query=query_string(filters | {"cursor": found["next_cursor"]}) if found["next_cursor"] else "",
         saved=[s | {"query": query_string(s["filters"])} for s in engine().saved_searches(me())],
+        last_run=next((shown_run(run) for run in engine().verifications(me(), limit=1)), None),
+        poll=POLL_SECONDS,
         current_query=query_string(filters),
         notice=notice,
         tone=tone,
