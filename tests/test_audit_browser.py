@@ -180,3 +180,27 @@ def test_the_diagram_counts_a_step_returned_once_twice_and_marks_where_a_running
     fits_and_is_named(auditor, "running case, laptop")
     screenshot(auditor, "audit_case_returned_laptop")
     assert auditor.script_errors == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_auditor_asks_for_a_verification_of_everything_and_the_page_follows_it_to_the_end(
+    server: Server,
+    org: Engine,
+    officials,  # noqa: ANN001
+) -> None:
+    finish_a_deliberation(server, org)
+    auditor = officials("auditor")
+    auditor.goto(f"{server.url}/audit")
+    auditor.get_by_role("button", name="核验全部审计记录").click()
+    waiting = auditor.locator("#verify-all", has_text="正在等待后台任务处理")
+    waiting.wait_for()
+
+    done = org.run_next_verification("test-worker")  # what `govflow worker` does on its thread
+    assert done["ok"] is True
+    # the page asks again every 2 s and shows the result once the worker has written it
+    result = auditor.locator("#verify-all", has_text="核验通过")
+    result.wait_for(timeout=10_000)
+    assert f"共核验 {done['checked']} 条记录" in result.inner_text()
+    auditor.reload()  # coming back, the page shows the last verification asked for
+    auditor.locator("#verify-all", has_text="核验通过").wait_for()
+    assert auditor.script_errors == []
