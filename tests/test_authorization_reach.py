@@ -217,11 +217,12 @@ def test_an_auditor_is_refused_every_write_and_nothing_changes(api: ApiClient, p
         assert answer.status_code == 403, (case.method, case.path, answer.status_code, answer.json)
         assert snapshot(petition) == before, (case.method, case.path)
     own = sorted(f"{c.method} {c.path}" for c in CASES if c.method != "GET" and "auditor" in c.allowed)
-    assert own == [  # sign-in and sign-out, and the auditor's own saved searches
+    assert own == [  # sign-in and sign-out, the auditor's own saved searches and verifications asked for
         "DELETE /audit/saved-searches/{search}",
         "DELETE /auth/session",
         "DELETE /auth/token",
         "POST /audit/saved-searches",
+        "POST /audit/verifications",
         "POST /auth/session",
         "POST /auth/token",
     ]
