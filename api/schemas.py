@@ -838,6 +838,12 @@ class StatisticsSchema(Schema):
     instances = fields.Dict(keys=fields.String(), values=fields.Integer())
     steps = fields.List(fields.Nested(StepStatisticsSchema))
     committee_load = fields.Nested(TaskLoadSchema)
+    as_of = fields.String(
+        metadata={
+            "description": "when the figures were computed: now, or up to 10 minutes ago for figures that took "
+            "more than 2 s (kept, and refreshed by govflow worker while read)"
+        }
+    )
 
 
 class RetentionSchema(Schema):

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -662,6 +663,22 @@ class AuditVerification(Base):
     finished_at: Mapped[datetime | None]
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None]
+
+
+class StatisticsSnapshot(Base):
+    """Auditors' statistics that took long to compute (a city's: tens of seconds), kept for FRESH_FOR and
+    refreshed by `govflow worker` while someone reads them (engine/commands/statistics.py)."""
+
+    __tablename__ = "statistics_snapshot"
+    # sha256 of the scope: the org paths read (None: everything), the procedure and the start dates
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[dict] = mapped_column(default=dict)
+    figures: Mapped[dict] = mapped_column(default=dict)
+    computed_at: Mapped[datetime]
+    seconds: Mapped[float] = mapped_column(Float)
+    read_at: Mapped[datetime]
+    refreshing_by: Mapped[str | None] = mapped_column(String(100))
+    refreshing_until: Mapped[datetime | None]
 
 
 class EngineSetting(Base):

@@ -8,7 +8,8 @@ SIGINT let the job in hand finish, give the rest of the batch back and exit 0; a
 leaves claims that run out after GOVFLOW_JOB_LOCK_SECONDS, and another worker takes those jobs then.
 
 Verifications of the audit trail that auditors asked for (engine/commands/verifications.py) run on a thread
-of their own: a city's takes a minute or more, and the timers must not wait for it. A stopping worker
+of their own, which also refreshes the statistics snapshots auditors read (engine/commands/statistics.py):
+a city's verification takes a minute or more and its statistics tens of seconds; timers must not wait. A stopping worker
 gives the verification in hand back at its next progress report, to be run anew by the next worker.
 """
 
@@ -19,6 +20,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from engine.commands.jobs import JobOutcome
@@ -26,6 +28,7 @@ from engine.core import Engine
 from engine.errors import DatabaseUnavailable
 
 log = logging.getLogger("govflow.worker")
+STATISTICS_POLL = 30.0  # seconds between two looks for statistics snapshots to refresh
 
 
 def worker_name() -> str:
@@ -77,10 +80,10 @@ class Worker:
             "%s started (batch %d, poll %.1f s, database %s)", self.name, self.batch, self.poll, self.engine.dialect
         )
         done = 0
-        verifier = None
+        reader = None
         if not once:
-            verifier = threading.Thread(target=self._verify_asked, name=f"{self.name} verifier", daemon=True)
-            verifier.start()
+            reader = threading.Thread(target=self._background_reads, name=f"{self.name} reads", daemon=True)
+            reader.start()
         try:
             self.engine.schedule_retention_purge()  # the daily purge, for a retention set before it existed
         except DatabaseUnavailable as exc:
@@ -97,22 +100,29 @@ class Worker:
                 if once:
                     break
                 self._stop.wait(self.poll)
-        if verifier is None:
-            self._verify_asked(until_none=True)
+        if reader is None:
+            self._background_reads(until_none=True)
         else:
-            verifier.join()
+            reader.join()
         log.info("%s stopped after %d jobs", self.name, done)
         return done
 
-    def _verify_asked(self, until_none: bool = False) -> None:
-        """Run the verifications asked for, one at a time, until stopped (or, `until_none`, none is left)."""
+    def _background_reads(self, until_none: bool = False) -> None:
+        """Run the verifications asked for, one at a time, and keep read statistics fresh, until stopped
+        (or, `until_none`, until neither has anything left)."""
+        refreshed_at = 0.0
         while not self._stop.is_set():
             try:
                 result = self.engine.run_next_verification(self.name, self._stop.is_set)
+                refreshed = 0
+                if result is None and time.monotonic() - refreshed_at >= STATISTICS_POLL:
+                    refreshed, refreshed_at = self.engine.refresh_statistics(self.name), time.monotonic()
             except DatabaseUnavailable as exc:
-                log.warning("%s verifier: %s; trying again in %.1f s", self.name, exc, max(self.poll, 1.0))
+                log.warning("%s background reads: %s; trying again in %.1f s", self.name, exc, max(self.poll, 1.0))
                 self._stop.wait(max(self.poll, 1.0))
                 continue
+            if refreshed:
+                log.info("%s refreshed %d statistics snapshot(s)", self.name, refreshed)
             if result is None:
                 if until_none:
                     return

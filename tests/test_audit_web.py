@@ -187,6 +187,7 @@ def test_the_statistics_page_draws_its_charts(app, deliberation: Engine) -> None
     finished(deliberation)
     page = text_of(Browser(app, "auditor").get("/audit/statistics"))
     assert page.count("<svg") >= 3 and "街道审核" in page and "100%" in page  # the one review was late
+    assert "数据截至" in page  # when the figures were computed (kept ones may be minutes old)
     # the test deliberation is the residents' own affairs: its two committee steps count apart
     assert '<th scope="row">桥一居委会</th> <td><div>居村自治事项: 2</div></td>' in page
     english = text_of(Browser(app, "auditor").get("/audit/statistics?lang=en"))

@@ -586,3 +586,50 @@ def test_a_worker_schedules_the_purge_for_a_retention_set_before_the_job_existed
     engine.schedule_retention_purge()
     engine.schedule_retention_purge()  # a second worker starting: still one job
     assert [j["kind"] for j in engine.list_jobs(admin)] == ["retention_purge"]
+
+
+# --- statistics kept when they take long ---------------------------------------------------------------
+
+
+def test_statistics_slow_to_compute_are_kept_while_fresh_and_refreshed_by_a_worker(
+    petition: Engine, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """A city's statistics take 6-22 s: a slow computation is served for FRESH_FOR with its time, a worker
+    recomputes it before it goes stale while someone reads it, and it is forgotten a day after the last read."""
+    from engine.commands import statistics
+    from engine.models import StatisticsSnapshot
+
+    auditor = who(petition, "auditor")
+    reviewed_petition(petition, "YT-1")
+    fast = petition.procedure_statistics(auditor)
+    assert fast["instances"]["completed"] == 1 and fast["as_of"] == clock.now().isoformat()
+    reviewed_petition(petition, "YT-2")
+    assert petition.procedure_statistics(auditor)["instances"]["completed"] == 2  # fast: never kept
+
+    monkeypatch.setattr(statistics, "SNAPSHOT_SLOWER_THAN", 0.0)  # every computation is "slow" now
+    kept = petition.procedure_statistics(auditor)
+    computed_at = kept["as_of"]
+    reviewed_petition(petition, "YT-3")
+    clock.advance(timedelta(minutes=4))
+    assert petition.procedure_statistics(auditor) == kept  # fresh: served as kept, with its time
+    street = petition.procedure_statistics(auditor, org_unit="wlq")  # another scope is its own
+    assert street["instances"]["completed"] == 3
+    assert petition.refresh_statistics("worker-1") == 0  # not yet half its freshness old
+
+    clock.advance(timedelta(minutes=2))
+    assert petition.refresh_statistics("worker-1") == 1  # the city's is half stale, the street's not yet
+    refreshed = petition.procedure_statistics(auditor)
+    assert refreshed["instances"]["completed"] == 3 and refreshed["as_of"] > computed_at
+
+    with petition.transaction() as session:  # another worker holds the claim on every snapshot
+        held = {"refreshing_by": "worker-2", "refreshing_until": clock.now() + timedelta(hours=1)}
+        session.execute(update(StatisticsSnapshot).values(held))
+    clock.advance(timedelta(minutes=6))
+    assert petition.refresh_statistics("worker-1") == 0
+    clock.advance(timedelta(minutes=10))  # stale, and its claim ran out: a reader computes it anew
+    assert petition.procedure_statistics(auditor)["as_of"] == clock.now().isoformat()
+
+    clock.advance(timedelta(days=2))  # nobody read them for a day: forgotten
+    assert petition.refresh_statistics("worker-1") == 0
+    with petition.reading() as session:
+        assert session.execute(select(StatisticsSnapshot)).first() is None

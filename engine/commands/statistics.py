@@ -12,21 +12,35 @@ else `statutory_duty` for work a statute gives committees in a government's proc
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, extract, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import admission, org, reach
+from engine.audit import canonical_json
 from engine.calendar import BEIJING
 from engine.commands.base import CANCELLED, COMPLETED, EngineBase
 from engine.commands.queries import missed
 from engine.errors import NotAllowed
-from engine.models import AssistMatter, Blob, HumanTask, OrgUnit, ProcessDefinition, ProcessInstance, utcnow
+from engine.models import (
+    AssistMatter,
+    Blob,
+    HumanTask,
+    OrgUnit,
+    ProcessDefinition,
+    ProcessInstance,
+    StatisticsSnapshot,
+    utcnow,
+)
 from engine.principal import Principal
 from engine.roles import ADMIN, AUDITOR, Level
+from engine.views import iso
 
 # China keeps no summer time: a Beijing month is a UTC time plus a fixed offset, in either database.
 BEIJING_OFFSET = BEIJING.utcoffset(None)
@@ -36,6 +50,13 @@ STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
 PERCENTILES = {"median_seconds": 5, "p90_seconds": 9}
 # A step done: what the counts call completed and whose duration the percentiles rank.
 DONE = and_(HumanTask.status == COMPLETED, HumanTask.completed_at.is_not(None))
+# Figures slower than this to compute are kept; kept ones are served while fresh and refreshed by workers
+# while someone reads them (every READ_MARK at most a reader marks one read).
+SNAPSHOT_SLOWER_THAN = 2.0  # seconds
+FRESH_FOR = timedelta(minutes=10)
+KEEP_READ = timedelta(days=1)
+READ_MARK = timedelta(hours=1)
+REFRESH_CLAIM = timedelta(minutes=10)
 
 
 class StatisticsQueries(EngineBase):
@@ -47,35 +68,154 @@ class StatisticsQueries(EngineBase):
         started_from: datetime | None = None,
         started_to: datetime | None = None,
     ) -> dict:
-        """Auditors' and admins' figures over the instances within their reach that match the filters.
+        """Auditors' and admins' figures over the instances within their reach that match the filters, and
+        `as_of`: when they were computed.
 
         Every figure is counted, ranked and grouped by the database: at city scale (a million tasks) reading
         the rows out took tens of seconds and named every case in one statement, more than a statement may
-        carry (a 503).
+        carry (a 503). Still, a city's figures take 6-22 s: a computation slower than SNAPSHOT_SLOWER_THAN
+        is kept, served while it is fresh and refreshed by `govflow worker` (`refresh_statistics`).
         """
         if not by.is_system and not any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
             raise NotAllowed("Only auditors and admins read the statistics.", code="auditors_only")
+        now, fresh = utcnow(), None
         with self.reading() as session:
-            conditions = []
-            if org_unit:
-                unit_path = org.get_unit(session, org_unit).path
-                conditions.append(reach.within(ProcessInstance.org_path, reach.reach_at(session, by, unit_path)))
-            elif not by.is_system:
-                paths = reach.reach_paths(session, by)
-                if not reach.takes_in_every_root(session, paths):
-                    conditions.append(reach.within(ProcessInstance.org_path, paths))
-            if process_key:
-                conditions.append(ProcessInstance.process_key == process_key)
-            if started_from is not None:
-                conditions.append(ProcessInstance.started_at >= started_from)
-            if started_to is not None:
-                conditions.append(ProcessInstance.started_at < started_to)
-            matching = and_(*conditions) if conditions else None
-            return {
+            scope = _scope(session, by, process_key, org_unit, started_from, started_to)
+            key = _key(scope)
+            kept = session.get(StatisticsSnapshot, key)
+            if kept is not None and kept.computed_at >= now - FRESH_FOR:
+                fresh = (dict(kept.figures) | {"as_of": iso(kept.computed_at)}, kept.read_at)
+        if fresh is not None:
+            figures, read_at = fresh
+            if read_at < now - READ_MARK:  # the worker keeps read snapshots fresh; a mark an hour is enough
+                with self.transaction() as session:
+                    session.execute(update(StatisticsSnapshot).where(StatisticsSnapshot.key == key).values(read_at=now))
+            return figures
+        figures, seconds = self._compute_statistics(scope)
+        if kept is not None or seconds >= SNAPSHOT_SLOWER_THAN:
+            self._keep_statistics(key, scope, figures, seconds, read_at=now)
+        return figures
+
+    def refresh_statistics(self, worker: str) -> int:
+        """Recompute the snapshots read in the last KEEP_READ that are half their freshness old, each once
+        however many workers run; forget those nobody read for that long. How many were recomputed."""
+        now = utcnow()
+        unread = StatisticsSnapshot.read_at < now - KEEP_READ
+        with self.reading() as session:  # a look first: on SQLite a write transaction is a durable commit
+            forgotten = session.execute(select(StatisticsSnapshot.key).where(unread).limit(1)).first()
+            due = (
+                session.execute(
+                    select(StatisticsSnapshot.key).where(
+                        ~unread,
+                        StatisticsSnapshot.computed_at < now - FRESH_FOR / 2,
+                        or_(StatisticsSnapshot.refreshing_until.is_(None), StatisticsSnapshot.refreshing_until < now),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if forgotten is not None:
+            with self.transaction() as session:
+                session.execute(delete(StatisticsSnapshot).where(unread))
+        refreshed = 0
+        for key in due:
+            with self.transaction() as session:
+                claimed = session.execute(
+                    update(StatisticsSnapshot)
+                    .where(
+                        StatisticsSnapshot.key == key,
+                        or_(StatisticsSnapshot.refreshing_until.is_(None), StatisticsSnapshot.refreshing_until < now),
+                    )
+                    .values(refreshing_by=worker, refreshing_until=utcnow() + REFRESH_CLAIM)
+                ).rowcount
+                scope = session.get(StatisticsSnapshot, key).scope if claimed == 1 else None
+            if scope is None:
+                continue  # another worker refreshes it
+            figures, seconds = self._compute_statistics(scope)
+            self._keep_statistics(key, scope, figures, seconds)
+            refreshed += 1
+        return refreshed
+
+    def _compute_statistics(self, scope: dict) -> tuple[dict, float]:
+        started, clock = utcnow(), time.perf_counter()
+        with self.reading() as session:
+            matching = _matching(scope)
+            figures = {
                 "instances": _by_status(session, matching),
                 "steps": _steps(session, matching, self.dialect),
                 "committee_load": _committee_load(session, matching, self.dialect),
+                "as_of": iso(started),
             }
+        return figures, time.perf_counter() - clock
+
+    def _keep_statistics(
+        self, key: str, scope: dict, figures: dict, seconds: float, read_at: datetime | None = None
+    ) -> None:
+        """Keep figures unless later ones are kept already (two computations raced)."""
+        computed_at = datetime.fromisoformat(figures["as_of"])
+        try:
+            with self.transaction() as session:
+                kept = session.get(StatisticsSnapshot, key)
+                if kept is None:
+                    session.add(
+                        StatisticsSnapshot(
+                            key=key,
+                            scope=scope,
+                            figures=figures,
+                            computed_at=computed_at,
+                            seconds=seconds,
+                            read_at=read_at or computed_at,
+                        )
+                    )
+                elif kept.computed_at <= computed_at:
+                    kept.figures, kept.computed_at, kept.seconds = figures, computed_at, seconds
+                    kept.refreshing_by = kept.refreshing_until = None
+                    if read_at is not None:
+                        kept.read_at = read_at
+        except IntegrityError:
+            pass  # another reader kept the same scope's figures meanwhile: theirs stand
+
+
+def _scope(
+    session: Session,
+    by: Principal,
+    process_key: str | None,
+    org_unit: str | None,
+    started_from: datetime | None,
+    started_to: datetime | None,
+) -> dict:
+    """What the figures are of, as JSON: the org paths read (None: every unit), the procedure, the dates."""
+    paths = None
+    if org_unit:
+        paths = reach.reach_at(session, by, org.get_unit(session, org_unit).path)
+    elif not by.is_system:
+        reached = reach.reach_paths(session, by)
+        if not reach.takes_in_every_root(session, reached):
+            paths = reached
+    return {
+        "paths": paths,
+        "process_key": process_key,
+        "started_from": iso(started_from),
+        "started_to": iso(started_to),
+    }
+
+
+def _key(scope: dict) -> str:
+    return hashlib.sha256(canonical_json(scope).encode()).hexdigest()
+
+
+def _matching(scope: dict) -> ColumnElement[bool] | None:
+    """The instances a scope takes in; None for all of them."""
+    conditions = []
+    if scope["paths"] is not None:
+        conditions.append(reach.within(ProcessInstance.org_path, scope["paths"]))
+    if scope["process_key"]:
+        conditions.append(ProcessInstance.process_key == scope["process_key"])
+    if scope["started_from"]:
+        conditions.append(ProcessInstance.started_at >= datetime.fromisoformat(scope["started_from"]))
+    if scope["started_to"]:
+        conditions.append(ProcessInstance.started_at < datetime.fromisoformat(scope["started_to"]))
+    return and_(*conditions) if conditions else None
 
 
 def _where(query, matching):  # noqa: ANN001, ANN202 - a select, narrowed when there are filters

@@ -94,6 +94,7 @@ def audit_statistics():  # noqa: ANN201
         filters=filters,
         definitions=definitions,
         units=engine().unit_choices(me(), filters.get("org_unit")),
+        as_of=i18n.when(stats["as_of"], with_year=True) if stats.get("as_of") else None,
         instances=stats["instances"],
         steps=steps,
         status_chart=status_chart,
