@@ -121,6 +121,10 @@ class Worker:
                 log.warning("%s background reads: %s; trying again in %.1f s", self.name, exc, max(self.poll, 1.0))
                 self._stop.wait(max(self.poll, 1.0))
                 continue
+            except Exception:  # noqa: BLE001 - the thread must outlive one bad read: log it and go on
+                log.exception("%s background reads failed; trying again in %.1f s", self.name, max(self.poll, 1.0))
+                self._stop.wait(max(self.poll, 1.0))
+                continue
             if refreshed:
                 log.info("%s refreshed %d statistics snapshot(s)", self.name, refreshed)
             if result is None:

@@ -198,3 +198,30 @@ def test_the_search_page_asks_for_a_verification_and_follows_it_to_its_result(pe
     # coming back later, the search page shows the last verification asked for
     assert "核验未通过" in auditor.get("/audit").get_data(as_text=True)
     assert Browser(app, "admin").get(f"/audit/verifications/{run_id}").status_code == 404
+
+
+def test_the_workers_background_thread_outlives_a_failed_read(
+    petition: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auditor = who(petition, "auditor")
+    asked = petition.request_verification(auditor)
+    real, failures = petition.run_next_verification, []
+
+    def failing_once(*args: object, **kwargs: object) -> dict | None:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("a bug in one read")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(petition, "run_next_verification", failing_once)
+    worker = Worker(petition, poll=0.05, name="survivor")
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while petition.verification(auditor, asked["id"])["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+    assert failures == [1] and petition.verification(auditor, asked["id"])["ok"] is True

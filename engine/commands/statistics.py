@@ -73,7 +73,7 @@ class StatisticsQueries(EngineBase):
 
         Every figure is counted, ranked and grouped by the database: at city scale (a million tasks) reading
         the rows out took tens of seconds and named every case in one statement, more than a statement may
-        carry (a 503). Still, a city's figures take 6-22 s: a computation slower than SNAPSHOT_SLOWER_THAN
+        carry (a 503). Still, a city's figures take 6-34 s: a computation slower than SNAPSHOT_SLOWER_THAN
         is kept, served while it is fresh and refreshed by `govflow worker` (`refresh_statistics`).
         """
         if not by.is_system and not any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
