@@ -31,6 +31,24 @@ def changed_row(engine: Engine, instance_id: str, seq: int = 2) -> None:
     )
 
 
+def run_worker_until_done(engine: Engine, verification_id: str, name: str) -> dict:
+    """Run a looping `govflow worker` on a thread until the auditor's verification is done (20 s at most),
+    stop it (the thread must end), and return the verification as it then stands."""
+    auditor = who(engine, "auditor")
+    worker = Worker(engine, poll=0.05, name=name)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while engine.verification(auditor, verification_id)["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+    return engine.verification(auditor, verification_id)
+
+
 def test_a_verification_asked_for_waits_for_a_worker_and_then_names_the_changed_row(petition: Engine) -> None:
     auditor = who(petition, "auditor")
     done = reviewed_petition(petition)
@@ -149,19 +167,8 @@ def test_govflow_worker_runs_the_verifications_asked_for_beside_its_jobs(petitio
     Worker(petition, poll=0.05, name="cron").run(once=True)  # `govflow worker --once`: nothing is left waiting
     assert petition.verification(auditor, once["id"])["status"] == "done"
 
-    worker = Worker(petition, poll=0.05, name="looping")
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        asked = petition.request_verification(auditor)
-        deadline = time.monotonic() + 20
-        while petition.verification(auditor, asked["id"])["status"] != "done" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert petition.verification(auditor, asked["id"])["ok"] is True
-    finally:
-        worker.stop()
-        thread.join(timeout=20)
-    assert not thread.is_alive()
+    asked = petition.request_verification(auditor)
+    assert run_worker_until_done(petition, asked["id"], "looping")["ok"] is True
 
 
 def test_the_api_takes_a_request_at_once_and_answers_with_its_progress(api: ApiClient, petition: Engine) -> None:
@@ -214,14 +221,5 @@ def test_the_workers_background_thread_outlives_a_failed_read(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(petition, "run_next_verification", failing_once)
-    worker = Worker(petition, poll=0.05, name="survivor")
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while petition.verification(auditor, asked["id"])["status"] != "done" and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        worker.stop()
-        thread.join(timeout=20)
-    assert failures == [1] and petition.verification(auditor, asked["id"])["ok"] is True
+    assert run_worker_until_done(petition, asked["id"], "survivor")["ok"] is True
+    assert failures == [1]
