@@ -137,3 +137,9 @@ class ScriptRefused(GovflowError):
     """The sandbox refused a script or expression before or while running it."""
 
     status = 422
+
+
+def unexpected(exc: BaseException) -> str:
+    """An unexpected error in one line for an operator or a requester: its class and its message's first line."""
+    text = str(exc)
+    return f"{exc.__class__.__name__}: {text.splitlines()[0] if text else ''}"

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from engine.config import Settings
-from engine.errors import BundleInvalid, FormInvalid, GovflowError
+from engine.errors import BundleInvalid, FormInvalid, GovflowError, unexpected
 
 
 def engine_of(ctx: click.Context):  # noqa: ANN202 - imported lazily so `govflow --help` stays fast
@@ -48,7 +48,7 @@ def command_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except GovflowError as exc:
             fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - the operator gets a sentence, not a traceback
-            fail(f"unexpected error: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            fail(f"unexpected error: {unexpected(exc)}")
 
     return wrapper
 

@@ -22,7 +22,7 @@ from engine.commands.auditing import AuditCommands
 from engine.commands.base import RUNNING
 from engine.commands.messages import MessageCommands
 from engine.commands.start_timers import StartTimerCommands
-from engine.errors import Conflict, GovflowError, NotAllowed, NotFound
+from engine.errors import Conflict, GovflowError, NotAllowed, NotFound, unexpected
 from engine.models import Job, ProcessInstance, utcnow
 from engine.principal import Principal
 from engine.roles import ADMIN
@@ -267,8 +267,7 @@ class JobCommands(MessageCommands, StartTimerCommands, AuditCommands):
         except GovflowError as exc:
             raise JobFailed(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - any failure becomes a retry, then an incident
-            text = str(exc).splitlines()[0] if str(exc) else ""
-            raise JobFailed(f"{exc.__class__.__name__}: {text}") from exc
+            raise JobFailed(unexpected(exc)) from exc
 
     def _record_by_hand(self, session: Session, row: Job, by: Principal) -> None:
         """An admin's "run now" of a thrown message (on its sender's chain) or of a timer start event (on

@@ -25,7 +25,7 @@ from engine.audit import Verification
 from engine.audit import verify as verify_chains
 from engine.commands.base import EngineBase
 from engine.commands.queries import reads_everything
-from engine.errors import NotAllowed, NotFound
+from engine.errors import NotAllowed, NotFound, unexpected
 from engine.models import AuditVerification, ProcessInstance, utcnow
 from engine.principal import Principal
 from engine.views import iso
@@ -139,8 +139,7 @@ class VerificationCommands(EngineBase):
         except LostClaim:
             return None
         except Exception as exc:  # noqa: BLE001 - the requester reads why, the worker goes on
-            text_of = str(exc).splitlines()[0] if str(exc) else ""
-            self._finish(verification_id, worker, {"status": FAILED, "error": f"{exc.__class__.__name__}: {text_of}"})
+            self._finish(verification_id, worker, {"status": FAILED, "error": unexpected(exc)})
         else:
             broken = [link.as_dict() for link in result.broken]
             self._finish(
