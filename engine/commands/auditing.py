@@ -23,7 +23,8 @@ from engine import case_file, signing, waits
 from engine.audit import PURGE_ACTION, AuditLog, hashes_digest
 from engine.commands.base import ENDED, EngineBase
 from engine.commands.calendar import _require_city_admin
-from engine.errors import NotAllowed, NotFound, RuleBroken
+from engine.commands.queries import require_reader
+from engine.errors import NotFound, RuleBroken
 from engine.models import (
     AuditEvent,
     AuditTombstone,
@@ -39,7 +40,7 @@ from engine.models import (
     utcnow,
 )
 from engine.principal import Principal
-from engine.roles import ADMIN, AUDITOR
+from engine.roles import ADMIN
 
 RETENTION_KEY = "retention.finished_instance_days"
 # What a saved search may hold: the instance search's filters (engine.Queries.list_instances).
@@ -55,12 +56,6 @@ PURGE_JOB_LOCK = timedelta(hours=1)  # a purge's claim: no other worker starts t
 INSTANCE_ROWS = (TaskCopy, TaskComment, HumanTask, WorkflowTask, Job, MessageSubscription)
 
 
-def _require_auditor(by: Principal) -> None:
-    if by.is_system or any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
-        return
-    raise NotAllowed("Only auditors and admins use the audit workspace.", code="auditors_only")
-
-
 def _saved_view(row: SavedSearch) -> dict:
     return {"id": row.id, "name": row.name, "filters": row.filters, "created_at": row.created_at.isoformat()}
 
@@ -70,7 +65,7 @@ class AuditCommands(EngineBase):
 
     def saved_searches(self, by: Principal) -> list[dict]:
         """The caller's own saved searches, by name."""
-        _require_auditor(by)
+        require_reader(by)
         with self.reading() as session:
             rows = session.execute(
                 select(SavedSearch).where(SavedSearch.username == by.username).order_by(SavedSearch.name)
@@ -79,7 +74,7 @@ class AuditCommands(EngineBase):
 
     def save_search(self, by: Principal, name: str, filters: dict) -> dict:
         """Save (or replace, under the same name) one of the caller's searches."""
-        _require_auditor(by)
+        require_reader(by)
         if by.is_system:
             raise RuleBroken("Saved searches belong to a person, not to the system.", code="search_needs_person")
         name = (name or "").strip()
@@ -120,7 +115,7 @@ class AuditCommands(EngineBase):
             return _saved_view(row)
 
     def delete_saved_search(self, by: Principal, search_id: int) -> None:
-        _require_auditor(by)
+        require_reader(by)
         if not 1 <= search_id <= 2**31 - 1:  # an INTEGER column: a larger number is simply no row of yours
             raise NotFound(f"You have no saved search {search_id}.", code="no_saved_search")
         with self.transaction() as session:
@@ -281,7 +276,7 @@ class AuditCommands(EngineBase):
 
     def tombstones(self, by: Principal, limit: int = 100) -> list[dict]:
         """The most recent purges' tombstones (auditors and admins)."""
-        _require_auditor(by)
+        require_reader(by)
         with self.reading() as session:
             rows = session.execute(
                 select(AuditTombstone).order_by(AuditTombstone.purged_at.desc()).limit(limit)

@@ -63,6 +63,12 @@ def reads_everything(by: Principal) -> bool:
     return by.is_system or any(h.role in READERS_OF_EVERYTHING for h in by.person.holdings)
 
 
+def require_reader(by: Principal, sentence: str = "Only auditors and admins use the audit workspace.") -> None:
+    """Refuse anyone but auditors and admins (and the system), with `sentence`."""
+    if not reads_everything(by):
+        raise NotAllowed(sentence, code="auditors_only")
+
+
 def _unindexed(column: InstrumentedAttribute) -> ColumnElement:
     """The column as an expression no index answers: `column || ''`, the same text, NULL where it is NULL.
     For a condition SQLite's planner must apply as a filter, not choose an index by."""

@@ -26,8 +26,7 @@ from engine import admission, org, reach
 from engine.audit import canonical_json
 from engine.calendar import BEIJING
 from engine.commands.base import CANCELLED, COMPLETED, EngineBase
-from engine.commands.queries import missed
-from engine.errors import NotAllowed
+from engine.commands.queries import missed, require_reader
 from engine.models import (
     AssistMatter,
     Blob,
@@ -39,7 +38,7 @@ from engine.models import (
     utcnow,
 )
 from engine.principal import Principal
-from engine.roles import ADMIN, AUDITOR, Level
+from engine.roles import Level
 from engine.views import iso
 
 # China keeps no summer time: a Beijing month is a UTC time plus a fixed offset, in either database.
@@ -76,8 +75,7 @@ class StatisticsQueries(EngineBase):
         carry (a 503). Still, a city's figures take 6-34 s: a computation slower than SNAPSHOT_SLOWER_THAN
         is kept, served while it is fresh and refreshed by `govflow worker` (`refresh_statistics`).
         """
-        if not by.is_system and not any(h.role in (AUDITOR, ADMIN) for h in by.person.holdings):
-            raise NotAllowed("Only auditors and admins read the statistics.", code="auditors_only")
+        require_reader(by, "Only auditors and admins read the statistics.")
         now, fresh = utcnow(), None
         with self.reading() as session:
             scope = _scope(session, by, process_key, org_unit, started_from, started_to)

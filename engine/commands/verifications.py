@@ -24,8 +24,8 @@ from engine import reach
 from engine.audit import Verification
 from engine.audit import verify as verify_chains
 from engine.commands.base import EngineBase
-from engine.commands.queries import reads_everything
-from engine.errors import NotAllowed, NotFound, unexpected
+from engine.commands.queries import require_reader
+from engine.errors import NotFound, unexpected
 from engine.models import AuditVerification, ProcessInstance, utcnow
 from engine.principal import Principal
 from engine.views import iso
@@ -36,6 +36,7 @@ PROGRESS_ROWS = 50_000  # rows between two writes of the progress (each renews t
 LEASE = timedelta(minutes=5)  # a claim outlives PROGRESS_ROWS events many times over
 BROKEN_KEPT = 1000  # a trail rewritten wholesale breaks at every row: the first thousand say enough
 SHOWN_VERIFICATIONS = 10
+VERIFIERS_ONLY = "Only auditors and admins may verify the audit trail."
 
 
 class LostClaim(Exception):
@@ -86,7 +87,7 @@ class VerificationCommands(EngineBase):
 
     def verification(self, by: Principal, verification_id: str) -> dict:
         """A verification the caller asked for, as far as it has gone."""
-        _require_reader(by)
+        require_reader(by, VERIFIERS_ONLY)
         with self.reading() as session:
             row = session.get(AuditVerification, verification_id)
             if row is None or not (by.is_system or row.requested_by == by.username):
@@ -97,7 +98,7 @@ class VerificationCommands(EngineBase):
 
     def verifications(self, by: Principal, limit: int = SHOWN_VERIFICATIONS) -> list[dict]:
         """The caller's latest verifications, newest first."""
-        _require_reader(by)
+        require_reader(by, VERIFIERS_ONLY)
         with self.reading() as session:
             rows = session.execute(
                 select(AuditVerification)
@@ -157,7 +158,7 @@ class VerificationCommands(EngineBase):
             return _view(session.get(AuditVerification, verification_id))
 
     def _verification_scope(self, session: Session, by: Principal, instance_id: str | None) -> Scope:
-        _require_reader(by)
+        require_reader(by, VERIFIERS_ONLY)
         if instance_id is not None:
             self._readable_instance(session, instance_id, by)
             return Scope(instance_id=instance_id)
@@ -204,11 +205,6 @@ class VerificationCommands(EngineBase):
             self._renew_claim(
                 verification_id, worker, values | {"finished_at": utcnow(), "locked_by": None, "locked_until": None}
             )
-
-
-def _require_reader(by: Principal) -> None:
-    if not reads_everything(by):
-        raise NotAllowed("Only auditors and admins may verify the audit trail.", code="auditors_only")
 
 
 def _view(row: AuditVerification) -> dict:
