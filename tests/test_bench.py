@@ -8,16 +8,19 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bench import city_data, city_inbox
 from engine import Engine
+from engine.commands import queries
 from engine.config import Settings
 from engine.db import normalize_url
 
 TINY = city_data.Sizes(tasks=300, open_tasks=30, committees=12, subdistricts=3)
+STATUSES = ("open", "completed")
 
 
 def _pages(client, path: str, token: str, **filters: str) -> list[dict]:  # noqa: ANN001 - Flask's test client
@@ -98,12 +101,26 @@ def test_the_city_data_generator_builds_a_consistent_database_the_api_pages(db_u
         acted = _pages(client, "/api/v1/process-instances", auditor, actor=official)
         assert acted and {i["org_unit"] for i in acted} == {code}
         assert {t["instance_id"] for t in tasks} <= {i["id"] for i in acted}  # they started every case of their unit
-        # the bench's city-wide task lists: each order of each status, the auditor's first page of them all
-        for path in city_inbox.auditor_task_lists():
-            page = client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {auditor}"})
-            status = "completed" if "status=completed" in path else "open"
-            assert page.status_code == 200 and page.json["items"], (path, page.json)
-            assert {t["status"] for t in page.json["items"]} == {status}, path
+        # the bench's city-wide task lists: each order of each status, the auditor's first page of them all;
+        # each search finds every task of the status whose name or case number holds its text
+        every = {status: _pages(client, "/api/v1/tasks", auditor, scope="all", status=status) for status in STATUSES}
+        searched = 0
+        for path in city_inbox.auditor_task_lists(city):
+            filters = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+            if "q" not in filters:
+                page = client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {auditor}"})
+                assert page.status_code == 200 and page.json["items"], (path, page.json)
+                assert {t["status"] for t in page.json["items"]} == {filters["status"]}, path
+                continue
+            wanted = filters["q"]
+            expected = [t for t in every[filters["status"]] if wanted in t["name"] or wanted in t["business_key"]]
+            for few_rows in (queries.FEW_ROWS, 1):  # walked, as so few tasks are; the cases first, as a city's
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(queries, "FEW_ROWS", few_rows)
+                    found = _pages(client, "/api/v1/tasks", auditor, **filters)
+                assert sorted(t["id"] for t in found) == sorted(t["id"] for t in expected), (path, few_rows)
+            searched += bool(found)
+        assert searched >= 6  # the case numbers and the steps' names are there to be found
         # the statistics of the whole city, counted by the database: every case, every task at a committee
         stats = client.get("/api/v1/audit/statistics", headers={"Authorization": f"Bearer {auditor}"})
         assert stats.status_code == 200, stats.json

@@ -291,6 +291,49 @@ def test_a_business_key_prefix_finds_the_same_cases_with_its_index_range(busy: E
     assert keys(edge["id"]) == ["YT-\ud7ff-9"]
 
 
+def test_a_text_found_only_in_case_numbers_reads_those_cases_tasks_first(busy: Engine) -> None:
+    """The task list's search text among many listed tasks: when it names no step, the cases whose business
+    key holds it are found first and only their tasks read (a case looked up among a city's 900,000 done
+    tasks: 2 s on SQLite, 0.4-4.4 s on PostgreSQL, walking them all). The same tasks either way; a text
+    naming a step, or found in many cases, is walked as before."""
+    from engine.commands import queries
+
+    auditor, wang = who(busy, "auditor"), who(busy, "wang")
+    step = busy.inbox(auditor, scope="all")["items"][0]["name"]
+    searches = [
+        (auditor, "2026-1", "open"),
+        (auditor, "yt-2026-0", "completed"),  # case ignored, as a LIKE ignores it
+        (auditor, "026", "open"),
+        (auditor, "不存在", "open"),
+        (auditor, step[1:], "open"),
+        (wang, "2026-1", "open"),  # another committee's case: out of his reach
+        (wang, "2026-2", "open"),
+    ]
+
+    def keys(by: object, q: str, status: str) -> tuple[list[str], str]:
+        with statements_sent(busy.sql_read) as sent:
+            items = busy.inbox(by, scope="all", status=status, q=q)["items"]
+        listed = [one.statement for one in sent if "FROM human_task" in one.statement][-1]
+        return sorted(i["business_key"] for i in items), listed
+
+    walked = [keys(*search)[0] for search in searches]  # a few listed tasks: walked
+    every = ["YT-2026-0", "YT-2026-1", "YT-2026-2"]
+    assert walked == [["YT-2026-1"], ["YT-2026-0"], every, [], walked[4], [], ["YT-2026-2"]]
+    assert walked[4] and set(walked[4]) <= set(every)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(queries, "FEW_ROWS", 1)  # as many listed tasks as a city's
+        for search, expected in zip(searches, walked, strict=True):
+            found, statement = keys(*search)
+            assert found == expected, search
+            assert ("human_task.instance_id IN" in statement) == (search[1] != step[1:]), (search, statement)
+        if busy.dialect == "sqlite":
+            plan = plan_of(busy, lambda: busy.inbox(auditor, scope="all", q="2026-1"), "human_task")
+            assert scans(plan, busy.dialect) == [] and any("ix_human_task_instance_due" in line for line in plan), plan
+        patch.setattr(queries, "FEW_KEYS", 1)  # "026" is in more cases than that: walked
+        found, statement = keys(auditor, "026", "open")
+        assert found == every and "human_task.instance_id IN" not in statement
+
+
 def test_units_holding_many_cases_are_searched_by_walking_the_newest(busy: Engine) -> None:
     """A district's running cases without a missed deadline: on SQLite, units that hold many cases are not
     read from the org path index (a district's 21,000 at city scale, all sorted for one page) but found

@@ -132,6 +132,52 @@ def _fewer_than(session: Session, rows: Select, n: int) -> bool:
     return session.execute(select(func.count()).select_from(counted)).scalar_one() < n
 
 
+# A search text found in at most this many business keys has their cases' tasks read first (see _task_text).
+FEW_KEYS = 1000
+
+
+def _task_text(session: Session, listed: Select, text: str) -> tuple[ColumnElement[bool], Select | None]:
+    """The task's name or its case's business key holds `text`; and the cases to read the tasks of first, or
+    None to walk the list.
+
+    No index serves a search inside a column, so the list is walked in its order until a page is full of
+    matches: quick when the text names a step (most cases have it) or when few tasks are listed. A text
+    found only in a few cases' business keys (an auditor looking up a case) walked every listed task:
+    900,000 done tasks of a city, 2 s on SQLite and 0.4-4.4 s on PostgreSQL. There the cases are found
+    first, in one pass over the business keys alone (70-100 ms for 366,000 cases), and only their tasks
+    are read.
+    """
+    found = or_(
+        HumanTask.name.icontains(text, autoescape=True),
+        HumanTask.business_key.icontains(text, autoescape=True),
+    )
+    if _names_a_step(session, text) or _fewer_than(session, listed, FEW_ROWS):
+        return found, None
+    keys = (
+        select(ProcessInstance.business_key)
+        .where(ProcessInstance.business_key.icontains(text, autoescape=True))
+        .distinct()
+        .limit(FEW_KEYS + 1)
+    )
+    found_in = session.execute(keys).scalars().all()
+    if len(found_in) > FEW_KEYS:
+        return found, None
+    # A task holds its case's business key, set when the case started and never changed.
+    return found, select(ProcessInstance.id).where(ProcessInstance.business_key.in_(found_in))
+
+
+def _names_a_step(session: Session, text: str) -> bool:
+    """Whether the name of a user task of any deployed process holds `text` (ignoring case): a task's name
+    is its step's, as the deployment recorded it (trimmed; the element id where it has none)."""
+    wanted = text.lower()
+    for (user_tasks,) in session.execute(select(ProcessDefinition.user_tasks)):
+        for info in user_tasks.values():
+            name = info.get("name") if isinstance(info, dict) else None
+            if not isinstance(name, str) or wanted in name.lower():
+                return True  # a step recorded without its name might be named so
+    return False
+
+
 def _acted_in(session: Session, actor: str) -> ColumnElement[bool]:
     """The instances `actor` did something in (any audit event), in the plan that suits how much they did.
 
@@ -267,21 +313,24 @@ class Queries(EngineBase):
         check_limit(limit)
         with self.reading() as session:
             in_reach = self._tasks_in_reach(session, by)
-            query = select(HumanTask).where(HumanTask.status == status, self._task_scope(by, scope, status, in_reach))
+            conditions = [self._task_scope(by, scope, status, in_reach)]
             if process_key:
-                query = query.where(HumanTask.process_key == process_key)
+                conditions.append(HumanTask.process_key == process_key)
             if org_unit:
-                query = query.where(reach.within(HumanTask.org_path, [org.get_unit(session, org_unit).path]))
+                conditions.append(reach.within(HumanTask.org_path, [org.get_unit(session, org_unit).path]))
             if due_before is not None:
-                query = query.where(HumanTask.due_at < due_before)
+                conditions.append(HumanTask.due_at < due_before)
+            of_status = HumanTask.status == status
             if q and q.strip():
-                text = q.strip()
-                query = query.where(
-                    or_(
-                        HumanTask.name.icontains(text, autoescape=True),
-                        HumanTask.business_key.icontains(text, autoescape=True),
-                    )
-                )
+                found, cases = _task_text(session, select(HumanTask).where(of_status, *conditions), q.strip())
+                conditions.append(found)
+                if cases is not None:
+                    conditions.append(HumanTask.instance_id.in_(cases))
+                    if self.dialect == "sqlite":
+                        # Without statistics (no ANALYZE) SQLite took the status index in the list's order over
+                        # the cases' tasks, and walked every task of the status again.
+                        of_status = _unindexed(HumanTask.status) == status
+            query = select(HumanTask).where(of_status, *conditions)
             return paging.page(session, query, TASK_SORTS[sort], f"tasks:{sort}", cursor, limit, views.inbox_item)
 
     def task_counts(self, by: Principal) -> dict[str, int]:
