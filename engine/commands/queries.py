@@ -69,7 +69,7 @@ def require_reader(by: Principal, sentence: str = "Only auditors and admins use 
         raise NotAllowed(sentence, code="auditors_only")
 
 
-def _unindexed(column: InstrumentedAttribute) -> ColumnElement:
+def unindexed(column: InstrumentedAttribute) -> ColumnElement:
     """The column as an expression no index answers: `column || ''`, the same text, NULL where it is NULL.
     For a condition SQLite's planner must apply as a filter, not choose an index by."""
     return column.concat("")
@@ -84,7 +84,7 @@ def _unclaimed(dialect: str) -> ColumnElement[bool]:
     every unclaimed task of the city for one inbox page (130 ms). PostgreSQL's statistics know the share
     of NULLs."""
     if dialect == "sqlite":
-        return _unindexed(HumanTask.assignee).is_(None)
+        return unindexed(HumanTask.assignee).is_(None)
     return HumanTask.assignee.is_(None)
 
 
@@ -224,7 +224,7 @@ class Queries(EngineBase):
         within = reach.within(ProcessInstance.org_path, paths)
         if self.dialect != "sqlite" or _fewer_than(session, select(ProcessInstance.id).where(within), FEW_ROWS):
             return within
-        return reach.within(_unindexed(ProcessInstance.org_path), paths)
+        return reach.within(unindexed(ProcessInstance.org_path), paths)
 
     def _fenced(self, session: Session, condition: ColumnElement[bool]) -> ColumnElement[bool]:
         """On PostgreSQL, instances matching `condition` taken first, then sorted, when they are few.
@@ -329,7 +329,7 @@ class Queries(EngineBase):
                     if self.dialect == "sqlite":
                         # Without statistics (no ANALYZE) SQLite took the status index in the list's order over
                         # the cases' tasks, and walked every task of the status again.
-                        of_status = _unindexed(HumanTask.status) == status
+                        of_status = unindexed(HumanTask.status) == status
             query = select(HumanTask).where(of_status, *conditions)
             return paging.page(session, query, TASK_SORTS[sort], f"tasks:{sort}", cursor, limit, views.inbox_item)
 

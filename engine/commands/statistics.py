@@ -26,7 +26,7 @@ from engine import admission, org, reach
 from engine.audit import canonical_json
 from engine.calendar import BEIJING
 from engine.commands.base import CANCELLED, COMPLETED, EngineBase
-from engine.commands.queries import missed, require_reader
+from engine.commands.queries import missed, require_reader, unindexed
 from engine.models import (
     AssistMatter,
     Blob,
@@ -283,11 +283,16 @@ def _steps(session: Session, matching, dialect: str) -> list[dict]:  # noqa: ANN
 def _ranked_durations(session: Session, matching, dialect: str) -> dict[tuple[str, str], Ranked]:  # noqa: ANN001
     """Per step, how many tasks were completed and their durations at the ranks the percentiles read, and no
     others: the database ranks every duration, only those few rows come back."""
+    done = DONE
+    if matching is None and dialect == "sqlite":
+        # Nine in ten of all tasks are done: SQLite read a city's 900,000 through the status index, a row
+        # looked up for each, in 3.2 s; a scan of the table reads them in 1.1 s.
+        done = and_(unindexed(HumanTask.status) == COMPLETED, HumanTask.completed_at.is_not(None))
     durations = select(
         HumanTask.process_key,
         HumanTask.element_id,
         _seconds(HumanTask.created_at, HumanTask.completed_at, dialect).label("seconds"),
-    ).where(DONE)
+    ).where(done)
     durations = _of_matching_instances(durations, matching).subquery()
     # One window for both, the count's frame the whole partition: a single sort of the durations (a count
     # over the partition alone was a second sort of them on SQLite).
