@@ -10,7 +10,8 @@ leaves claims that run out after GOVFLOW_JOB_LOCK_SECONDS, and another worker ta
 Verifications of the audit trail that auditors asked for (engine/commands/verifications.py) run on a thread
 of their own, which also refreshes the statistics snapshots auditors read (engine/commands/statistics.py):
 a city's verification takes a minute or more and its statistics tens of seconds; timers must not wait. A stopping worker
-gives the verification in hand back at its next progress report, to be run anew by the next worker.
+gives the verification in hand back at its next progress report, to be run anew by the next worker, and
+cancels the statistics it is computing (engine/cancel.py), whose claim it gives back too.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class Worker:
                 result = self.engine.run_next_verification(self.name, self._stop.is_set)
                 refreshed = 0
                 if result is None and time.monotonic() - refreshed_at >= STATISTICS_POLL:
-                    refreshed, refreshed_at = self.engine.refresh_statistics(self.name), time.monotonic()
+                    refreshed = self.engine.refresh_statistics(self.name, self._stop.is_set)
+                    refreshed_at = time.monotonic()
             except DatabaseUnavailable as exc:
                 log.warning("%s background reads: %s; trying again in %.1f s", self.name, exc, max(self.poll, 1.0))
                 self._stop.wait(max(self.poll, 1.0))

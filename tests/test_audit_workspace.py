@@ -655,3 +655,47 @@ def test_statistics_slow_to_compute_are_kept_while_fresh_and_refreshed_by_a_work
     assert petition.refresh_statistics("worker-1") == 0
     with petition.reading() as session:
         assert session.execute(select(StatisticsSnapshot)).first() is None
+
+
+def _endless(session, *_args):  # noqa: ANN001, ANN202 - stands in for a city's committee load: SQL for minutes
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_sleep(600)"))
+    else:
+        counting = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000000000)"
+        session.execute(text(counting + " SELECT count(*) FROM n"))
+    raise AssertionError("the statement ran to its end")
+
+
+def test_a_stopping_worker_cancels_the_statistics_it_computes_and_gives_the_refresh_back(
+    petition: Engine, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """A city's statistics are tens of seconds of SQL: a worker told to stop cancels the statement in hand
+    (SQLite's interrupt, PostgreSQL's cancel request) instead of waiting for it, keeps the figures as they
+    were and gives its claim back, so the next worker refreshes them."""
+    import threading
+    import time
+
+    from engine.commands import statistics
+    from engine.models import StatisticsSnapshot
+
+    auditor = who(petition, "auditor")
+    reviewed_petition(petition, "YT-1")
+    monkeypatch.setattr(statistics, "SNAPSHOT_SLOWER_THAN", 0.0)
+    kept = petition.procedure_statistics(auditor)
+    reviewed_petition(petition, "YT-2")
+    clock.advance(timedelta(minutes=6))  # half stale: due for a refresh
+
+    with monkeypatch.context() as patch:
+        patch.setattr(statistics, "_committee_load", _endless)
+        stop = threading.Event()
+        threading.Timer(0.5, stop.set).start()
+        started = time.monotonic()
+        assert petition.refresh_statistics("worker-1", stop.is_set) == 0
+        assert time.monotonic() - started < 5  # cancelled, not run to its end
+    with petition.reading() as session:
+        snapshot = session.execute(select(StatisticsSnapshot)).scalar_one()
+        assert snapshot.refreshing_by is None and snapshot.refreshing_until is None  # given back
+    assert petition.procedure_statistics(auditor) == kept  # the figures as they were
+
+    assert petition.refresh_statistics("worker-2") == 1  # the next worker takes it at once
+    assert petition.procedure_statistics(auditor)["instances"]["completed"] == 2

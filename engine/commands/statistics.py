@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,8 +26,10 @@ from sqlalchemy.orm import Session
 from engine import admission, org, reach
 from engine.audit import canonical_json
 from engine.calendar import BEIJING
+from engine.cancel import cancelled_when
 from engine.commands.base import CANCELLED, COMPLETED, EngineBase
 from engine.commands.queries import missed, require_reader, unindexed
+from engine.errors import DatabaseUnavailable
 from engine.models import (
     AssistMatter,
     Blob,
@@ -94,9 +97,12 @@ class StatisticsQueries(EngineBase):
             self._keep_statistics(key, scope, figures, seconds, read_at=now)
         return figures
 
-    def refresh_statistics(self, worker: str) -> int:
+    def refresh_statistics(self, worker: str, stopping: Callable[[], bool] = lambda: False) -> int:
         """Recompute the snapshots read in the last KEEP_READ that are half their freshness old, each once
-        however many workers run; forget those nobody read for that long. How many were recomputed."""
+        however many workers run; forget those nobody read for that long. How many were recomputed.
+
+        When `stopping()` turns true the computation in hand is cancelled and its claim given back, for the
+        next worker to take (a city's figures are tens of seconds of SQL on SQLite)."""
         now = utcnow()
         unread = StatisticsSnapshot.read_at < now - KEEP_READ
         with self.reading() as session:  # a look first: on SQLite a write transaction is a durable commit
@@ -117,6 +123,8 @@ class StatisticsQueries(EngineBase):
                 session.execute(delete(StatisticsSnapshot).where(unread))
         refreshed = 0
         for key in due:
+            if stopping():
+                break
             with self.transaction() as session:
                 claimed = session.execute(
                     update(StatisticsSnapshot)
@@ -129,14 +137,29 @@ class StatisticsQueries(EngineBase):
                 scope = session.get(StatisticsSnapshot, key).scope if claimed == 1 else None
             if scope is None:
                 continue  # another worker refreshes it
-            figures, seconds = self._compute_statistics(scope)
+            try:
+                figures, seconds = self._compute_statistics(scope, stopping)
+            except DatabaseUnavailable:
+                if not stopping():
+                    raise
+                self._give_back(key, worker)
+                break
             self._keep_statistics(key, scope, figures, seconds)
             refreshed += 1
         return refreshed
 
-    def _compute_statistics(self, scope: dict) -> tuple[dict, float]:
+    def _give_back(self, key: str, worker: str) -> None:
+        """Give a claimed refresh back unfinished: the next worker's look finds it due."""
+        with self.transaction() as session:
+            session.execute(
+                update(StatisticsSnapshot)
+                .where(StatisticsSnapshot.key == key, StatisticsSnapshot.refreshing_by == worker)
+                .values(refreshing_by=None, refreshing_until=None)
+            )
+
+    def _compute_statistics(self, scope: dict, stopping: Callable[[], bool] = lambda: False) -> tuple[dict, float]:
         started, clock = utcnow(), time.perf_counter()
-        with self.reading() as session:
+        with self.reading() as session, cancelled_when(session, stopping):
             matching = _matching(scope)
             figures = {
                 "instances": _by_status(session, matching),
