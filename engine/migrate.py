@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -24,3 +25,14 @@ def upgrade(sql: SqlEngine) -> None:
     with sql.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def made_on(dialect: str) -> Callable[..., bool]:
+    """Alembic's `include_object` hook: what the models create on another database only (`ddl_if`, such as
+    PostgreSQL's trigram index) is left out of autogenerate's comparison."""
+
+    def include(found: object, *_args: object) -> bool:
+        only = getattr(found, "_ddl_if", None)  # SQLAlchemy keeps `ddl_if(dialect=...)` here
+        return only is None or only.dialect in (None, dialect)
+
+    return include

@@ -291,6 +291,21 @@ def test_a_business_key_prefix_finds_the_same_cases_with_its_index_range(busy: E
     assert keys(edge["id"]) == ["YT-\ud7ff-9"]
 
 
+def probe_plan(engine: Engine, by: object, q: str) -> list[str]:
+    """PostgreSQL's plan for the task list's look for the cases whose business key holds `q`: sequential
+    scans priced out, and the prefix index dropped for the look (rolled back), which on so few rows the
+    planner reads whole instead of the trigrams."""
+    with statements_sent(engine.sql_read) as sent:
+        engine.inbox(by, scope="all", q=q)
+    (probe,) = [one for one in sent if one.statement.startswith("SELECT DISTINCT process_instance.business_key")]
+    with engine.sql_read.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql("DROP INDEX ix_process_instance_business_key")
+        rows = conn.exec_driver_sql("EXPLAIN " + probe.statement, probe.parameters).all()
+        conn.rollback()
+    return [str(row[-1]) for row in rows]
+
+
 def test_a_text_found_only_in_case_numbers_reads_those_cases_tasks_first(busy: Engine) -> None:
     """The task list's search text among many listed tasks: when it names no step, the cases whose business
     key holds it are found first and only their tasks read (a case looked up among a city's 900,000 done
@@ -329,6 +344,9 @@ def test_a_text_found_only_in_case_numbers_reads_those_cases_tasks_first(busy: E
         if busy.dialect == "sqlite":
             plan = plan_of(busy, lambda: busy.inbox(auditor, scope="all", q="2026-1"), "human_task")
             assert scans(plan, busy.dialect) == [] and any("ix_human_task_instance_due" in line for line in plan), plan
+        else:  # the cases from the keys' trigrams (0019); a text too short to have one passes over the keys
+            assert "ix_process_instance_business_key_trgm" in " ".join(probe_plan(busy, auditor, "2026-1"))
+            assert "ix_process_instance_business_key_trgm" not in " ".join(probe_plan(busy, auditor, "26"))
         patch.setattr(queries, "FEW_KEYS", 1)  # "026" is in more cases than that: walked
         found, statement = keys(auditor, "026", "open")
         assert found == every and "human_task.instance_id IN" not in statement

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from engine.db import make_sql_engine
+from engine.migrate import made_on
 from engine.models import Base
 
 config = context.config
@@ -28,6 +29,7 @@ def _run(connection) -> None:  # noqa: ANN001
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=made_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
