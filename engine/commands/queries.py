@@ -137,7 +137,7 @@ FEW_KEYS = 1000
 TRIGRAM = 3  # characters: the shortest text a trigram index finds rows by
 
 
-def _task_text(session: Session, listed: Select, text: str) -> tuple[ColumnElement[bool], Select | None]:
+def _task_text(session: Session, listed: Select, text: str, dialect: str) -> tuple[ColumnElement[bool], Select | None]:
     """The task's name or its case's business key holds `text`; and the cases to read the tasks of first, or
     None to walk the list.
 
@@ -155,7 +155,7 @@ def _task_text(session: Session, listed: Select, text: str) -> tuple[ColumnEleme
     if _names_a_step(session, text) or _fewer_than(session, listed, FEW_ROWS):
         return found, None
     key = ProcessInstance.business_key
-    if len(text) < TRIGRAM and session.get_bind().dialect.name == "postgresql":
+    if len(text) < TRIGRAM and dialect == "postgresql":
         # PostgreSQL finds the cases from the keys' trigrams (migration 0019). A shorter text has none: through
         # that index it read every entry (250 ms for a city), where a pass over the rows takes 100 ms.
         key = unindexed(key)
@@ -325,7 +325,8 @@ class Queries(EngineBase):
                 conditions.append(HumanTask.due_at < due_before)
             of_status = HumanTask.status == status
             if q and q.strip():
-                found, cases = _task_text(session, select(HumanTask).where(of_status, *conditions), q.strip())
+                listed = select(HumanTask).where(of_status, *conditions)
+                found, cases = _task_text(session, listed, q.strip(), self.dialect)
                 conditions.append(found)
                 if cases is not None:
                     conditions.append(HumanTask.instance_id.in_(cases))
