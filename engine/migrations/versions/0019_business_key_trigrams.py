@@ -6,7 +6,7 @@ no step, the cases whose key holds it are found first and only their tasks read 
 more as cases pile up. A GIN index of the key's trigrams (the pg_trgm extension: part of PostgreSQL's
 contrib, and trusted, so a database owner may create it) answers the key's ILIKE for a text of three
 characters or more in under 2 ms. A case writes it once, when it starts: the key never changes. SQLite
-keeps reading its business key index, which holds the keys alone (70-80 ms at city scale).
+keeps reading its business key index, which holds the keys alone (about 25 ms at city scale).
 
 Revision ID: 0019_business_key_trigrams
 Revises: 0018_statistics_snapshots
