@@ -112,7 +112,7 @@ class StatisticsQueries(EngineBase):
                     select(StatisticsSnapshot.key).where(
                         ~unread,
                         StatisticsSnapshot.computed_at < now - FRESH_FOR / 2,
-                        or_(StatisticsSnapshot.refreshing_until.is_(None), StatisticsSnapshot.refreshing_until < now),
+                        _unclaimed(now),
                     )
                 )
                 .scalars()
@@ -128,10 +128,7 @@ class StatisticsQueries(EngineBase):
             with self.transaction() as session:
                 claimed = session.execute(
                     update(StatisticsSnapshot)
-                    .where(
-                        StatisticsSnapshot.key == key,
-                        or_(StatisticsSnapshot.refreshing_until.is_(None), StatisticsSnapshot.refreshing_until < now),
-                    )
+                    .where(StatisticsSnapshot.key == key, _unclaimed(now))
                     .values(refreshing_by=worker, refreshing_until=utcnow() + REFRESH_CLAIM)
                 ).rowcount
                 scope = session.get(StatisticsSnapshot, key).scope if claimed == 1 else None
@@ -195,6 +192,11 @@ class StatisticsQueries(EngineBase):
                         kept.read_at = read_at
         except IntegrityError:
             pass  # another reader kept the same scope's figures meanwhile: theirs stand
+
+
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """No worker refreshes the snapshot: never claimed, given back, or its claim ran out."""
+    return or_(StatisticsSnapshot.refreshing_until.is_(None), StatisticsSnapshot.refreshing_until < now)
 
 
 def _scope(
