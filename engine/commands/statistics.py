@@ -50,8 +50,7 @@ SELF_GOVERNANCE, STATUTORY_DUTY, UNDECLARED = "self_governance", "statutory_duty
 STATUSES = ("running", "completed", "cancelled", "suspended", "failed")
 # The step durations' percentiles, in tenths: the median and the 90th.
 PERCENTILES = {"median_seconds": 5, "p90_seconds": 9}
-# A step done: what the counts call completed and whose duration the percentiles rank.
-DONE = and_(HumanTask.status == COMPLETED, HumanTask.completed_at.is_not(None))
+
 # Figures slower than this to compute are kept; kept ones are served while fresh and refreshed by workers
 # while someone reads them (every READ_MARK at most a reader marks one read).
 SNAPSHOT_SLOWER_THAN = 2.0  # seconds
@@ -59,6 +58,14 @@ FRESH_FOR = timedelta(minutes=10)
 KEEP_READ = timedelta(days=1)
 READ_MARK = timedelta(hours=1)
 REFRESH_CLAIM = timedelta(minutes=10)
+
+
+def _done(status: ColumnElement = HumanTask.status) -> ColumnElement[bool]:
+    """A step done: what the counts call completed and whose duration the percentiles rank."""
+    return and_(status == COMPLETED, HumanTask.completed_at.is_not(None))
+
+
+DONE = _done()
 
 
 class StatisticsQueries(EngineBase):
@@ -312,7 +319,7 @@ def _ranked_durations(session: Session, matching, dialect: str) -> dict[tuple[st
     if matching is None and dialect == "sqlite":
         # Nine in ten of all tasks are done: SQLite read a city's 900,000 through the status index, a row
         # looked up for each, in 3.2 s; a scan of the table reads them in 1.1 s.
-        done = and_(unindexed(HumanTask.status) == COMPLETED, HumanTask.completed_at.is_not(None))
+        done = _done(unindexed(HumanTask.status))
     durations = select(
         HumanTask.process_key,
         HumanTask.element_id,
